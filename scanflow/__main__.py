@@ -1,0 +1,3 @@
+from scanflow.cli import main
+
+main()
