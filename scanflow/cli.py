@@ -1,21 +1,456 @@
 """The ``scanflow`` command: a thin click layer over the importable API.
 
 Each command parses options, calls one library function, and prints its result. Known
-errors (:class:`scanflow.errors.ScanflowError`) become one line on stderr and an exit code.
+errors (:class:`scanflow.errors.ScanflowError`) become one line on stderr and an exit code;
+a traceback appears only with ``scanflow --debug``. Results go to stdout, progress and
+logs to stderr.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
 import click
 
+from scanflow.errors import ExitCode, ScanflowError
 
-@click.group()
-def cli():
-    """scanflow: scanned English assessment books in, each pupil's writing archived."""
+
+class ScanflowGroup(click.Group):
+    """Turns known errors into one clear line and an exit code, for every subcommand."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ScanflowError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(int(ExitCode.ctrl_c))
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc}. This is a bug in "
+                       "scanflow; run the command again with 'scanflow --debug ...' and report "
+                       "what it prints.", err=True)
+            ctx.exit(int(ExitCode.other_error))
+
+
+def archive_option(fn):
+    """``--archive PATH``, defaulting to $SCANFLOW_ARCHIVE, else ./scanflow-archive."""
+
+    @click.option("--archive", "archive_path", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="SCANFLOW_ARCHIVE", default="scanflow-archive", show_default=True,
+                  help="The archive folder (or set SCANFLOW_ARCHIVE).")
+    @functools.wraps(fn)
+    def wrapper(*args, archive_path, **kwargs):
+        from scanflow.archive import open_archive
+
+        archive = open_archive(archive_path)
+        try:
+            return fn(archive, *args, **kwargs)
+        finally:
+            archive.close()
+
+    return wrapper
+
+
+@click.group(cls=ScanflowGroup)
+@click.version_option(package_name="scanflow")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("-v", "--verbose", count=True, help="More log detail on stderr (-vv for debug).")
+@click.pass_context
+def cli(ctx, debug, verbose):
+    """scanflow: scanned English assessment books in, each pupil's writing archived.
+
+    \b
+    Typical half term:
+      scanflow init
+      scanflow roster import pupils.csv
+      scanflow ingest scans/ --half-term 2026-27-autumn-1 --genre narrative
+      scanflow unassigned            # pages no pupil could be found for
+      scanflow pieces                # what is waiting for review
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    level = logging.DEBUG if (debug or verbose > 1) else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(levelname)s: %(message)s",
+                        force=True)
+
+
+@cli.command()
+@click.argument("archive_path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--archive", "archive_opt", type=click.Path(file_okay=False, path_type=Path),
+              envvar="SCANFLOW_ARCHIVE", default=None, help="Same as ARCHIVE_PATH.")
+def init(archive_path, archive_opt):
+    """Create an archive (a folder with scanflow.db and images/). Safe to run again."""
+    from scanflow.archive import default_location, init_archive
+
+    path = archive_path or archive_opt or default_location()
+    archive = init_archive(path)
+    archive.close()
+    click.echo(f"Archive ready at {path}")
+
+
+# --- roster ---
+
+
+@cli.group()
+def roster():
+    """Pupils: import the class lists your MIS exports."""
+
+
+@roster.command("import")
+@archive_option
+@click.argument("csv_file", type=click.Path(path_type=Path))
+def roster_import(archive, csv_file):
+    """Load or update pupils from a CSV (UPN, forename, surname, class, year group)."""
+    from scanflow.roster import import_roster
+
+    report = import_roster(archive, csv_file)
+    click.echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
+               f"{report.unchanged} unchanged, {len(report.rejected)} rows not used")
+    for line, reason in report.rejected:
+        click.echo(f"  line {line}: {reason}", err=True)
+
+
+@roster.command("list")
+@archive_option
+@click.option("--class", "class_name", help="Only this class.")
+def roster_list(archive, class_name):
+    """List pupils."""
+    from scanflow.roster import list_pupils
+
+    for p in list_pupils(archive, class_name):
+        click.echo(f"{p.pupil_id}  {p.display_name:<28} class {p.class_name or '-':<5} "
+                   f"year {p.year_group if p.year_group is not None else '-'}")
+
+
+# --- genres ---
+
+
+@cli.group()
+def genre():
+    """The genres pieces can be filed under."""
+
+
+@genre.command("list")
+@archive_option
+def genre_list(archive):
+    """List genres."""
+    for name, label in archive.db.execute("SELECT name, label FROM genres ORDER BY name"):
+        click.echo(f"{name:<16} {label}")
+
+
+@genre.command("add")
+@archive_option
+@click.argument("name")
+@click.option("--label", help="How it is shown, e.g. 'Playscript'.")
+def genre_add(archive, name, label):
+    """Add a genre the school teaches."""
+    from scanflow.pieces import add_genre
+
+    click.echo(f"Genre '{add_genre(archive, name, label)}' is available.")
+
+
+# --- ingest ---
+
+
+@cli.command()
+@archive_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--half-term", required=True, help="e.g. 2026-27-autumn-1")
+@click.option("--genre", "genre_name", required=True, help="e.g. narrative")
+@click.option("--pupil", help="Every page belongs to this pupil id.")
+@click.option("--manifest", type=click.Path(path_type=Path),
+              help="CSV file,first_page,last_page,pupil_id linking page ranges to pupils.")
+@click.option("--engine", help="OCR engine (default: the archive's setting).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+@click.option("--dpi", type=int, default=300, show_default=True, help="PDF rendering resolution.")
+@click.option("--max-pixels", type=int, default=100_000_000, show_default=True,
+              help="Refuse page images larger than this.")
+@click.option("--retry-failed", is_flag=True, help="Read again pages that failed last time.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs, dpi,
+           max_pixels, retry_failed, quiet, as_json):
+    """Read scans (PDF, PNG, JPEG, TIFF, or folders of them) into the archive.
+
+    Each page is linked to a pupil by --pupil, by --manifest, or by a file name that starts
+    with the pupil id (A123456789012_anything.pdf); other pages go to 'scanflow unassigned'.
+    """
+    from scanflow.ingest import IngestOptions, ingest as run_ingest, summary_dict
+    from scanflow.progress import progress_for
+
+    options = IngestOptions(half_term=half_term, genre=genre_name, pupil=pupil,
+                            manifest=str(manifest) if manifest else None, engine=engine,
+                            jobs=jobs, dpi=dpi, max_pixels=max_pixels, retry_failed=retry_failed)
+    report = run_ingest(archive, list(paths), options, progress=progress_for(quiet))
+    if as_json:
+        click.echo(json.dumps(summary_dict(report), indent=2))
+    else:
+        click.echo(format_ingest_report(report))
+    if report.interrupted:
+        sys.exit(int(ExitCode.ctrl_c))
+    if not report.ok:
+        sys.exit(int(ExitCode.partial))
+
+
+def format_ingest_report(report) -> str:
+    s = []
+    new = sum(f.status in ("new", "resumed") for f in report.files)
+    already = [f for f in report.files if f.status == "already"]
+    s.append(f"Batch {report.batch_id}: {new} file(s) read, {len(already)} already in the "
+             f"archive, {len(report.failed_files)} could not be read.")
+    for f in already:
+        s.append(f"  {f.path}: {f.message}")
+    conf = f"{report.mean_confidence:.0f}%" if report.mean_confidence is not None else "-"
+    s.append(f"  pieces: {len(report.pieces)}   pages: {report.pages_ok + report.pages_blank} "
+             f"({report.pages_blank} blank)   words: {report.words}   "
+             f"mean OCR confidence: {conf}   time: {report.seconds:.1f}s")
+    if report.failed_files or report.failed_pages:
+        s.append("Failures:")
+        s += [f"  {f.message}" for f in report.failed_files]
+        s += [f"  {p} page {n}: {e}" for p, n, e in report.failed_pages]
+    if report.interrupted:
+        s.append("Interrupted: every page listed above is saved. Run the same command again "
+                 "to finish the rest.")
+    s.append("Next:")
+    if report.unassigned:
+        s.append(f"  {report.unassigned} page(s) have no pupil yet: scanflow unassigned, then "
+                 "scanflow assign PAGE --pupil ID")
+    s.append("  scanflow pieces             list the pieces waiting for review")
+    s.append("  scanflow show PIECE         read a piece's transcription")
+    if report.failed_pages:
+        s.append("  fix or rescan the failed pages, then run the same ingest with --retry-failed")
+    return "\n".join(s)
+
+
+# --- pieces and unassigned pages ---
+
+
+@cli.command()
+@archive_option
+@click.option("--class", "class_name", help="Only this class.")
+@click.option("--half-term", help="Only this half term.")
+@click.option("--genre", "genre_name", help="Only this genre.")
+@click.option("--status", type=click.Choice(["awaiting_review", "reviewed"]))
+@click.option("--json", "as_json", is_flag=True)
+def pieces(archive, class_name, half_term, genre_name, status, as_json):
+    """List pieces of writing."""
+    from dataclasses import asdict
+
+    from scanflow.pieces import list_pieces
+
+    rows = list_pieces(archive, class_name=class_name, half_term=half_term, genre=genre_name,
+                       status=status)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    for r in rows:
+        conf = f"{r.mean_confidence:.0f}%" if r.mean_confidence is not None else "-"
+        click.echo(f"{r.id:>5}  {r.pupil_name:<24} {r.class_name or '-':<4} {r.half_term:<18} "
+                   f"{r.genre:<11} {r.pages}p {r.words:>4}w conf {conf:>4}  {r.status}")
+    if not rows:
+        click.echo("No pieces yet. Ingest scans with: scanflow ingest PATH --half-term ... --genre ...")
+
+
+@cli.command()
+@archive_option
+@click.argument("piece_id", type=int)
+def show(archive, piece_id):
+    """Print a piece's details and its text, page by page."""
+    from scanflow.pieces import get_piece, piece_text
+
+    p = get_piece(archive, piece_id)
+    click.echo(f"Piece {p.id}: {p.pupil_name} ({p.pupil_id}), class {p.class_name or '-'}, "
+               f"{p.half_term}, {p.genre}, version {p.version}, {p.status}")
+    for position, text in piece_text(archive, piece_id):
+        click.echo(f"--- page {position} ---")
+        click.echo(text)
+
+
+@cli.command()
+@archive_option
+def unassigned(archive):
+    """Pages waiting to be linked to a pupil."""
+    from scanflow.pieces import list_unassigned
+
+    rows = list_unassigned(archive)
+    for r in rows:
+        click.echo(f"page {r.id:>5}  {r.file_name} p{r.page_number}  {r.half_term} {r.genre}  "
+                   f"{r.status}  \"{r.preview}\"")
+        if r.image_path:
+            click.echo(f"            image: {archive.images_dir / r.image_path}")
+    if rows:
+        click.echo("Link them with: scanflow assign PAGE [PAGE...] --pupil ID "
+                   "(or take one off the list: scanflow discard PAGE)")
+    else:
+        click.echo("No pages are waiting for a pupil.")
+
+
+@cli.command()
+@archive_option
+@click.argument("page_ids", nargs=-1, type=int, required=True)
+@click.option("--pupil", required=True, help="The pupil id (e.g. UPN).")
+@click.option("--half-term", help="Default: the half term the page was ingested with.")
+@click.option("--genre", "genre_name", help="Default: the genre the page was ingested with.")
+def assign(archive, page_ids, pupil, half_term, genre_name):
+    """Link unassigned pages to a pupil's piece (in the order given)."""
+    from scanflow.pieces import assign_pages
+
+    piece_id = assign_pages(archive, list(page_ids), pupil, half_term=half_term, genre=genre_name)
+    click.echo(f"{len(page_ids)} page(s) added to piece {piece_id}.")
+
+
+@cli.command()
+@archive_option
+@click.argument("page_ids", nargs=-1, type=int, required=True)
+def discard(archive, page_ids):
+    """Take pages off the unassigned list (they stay in the archive, marked discarded)."""
+    from scanflow.pieces import discard_pages
+
+    discard_pages(archive, list(page_ids))
+    click.echo(f"{len(page_ids)} page(s) discarded.")
+
+
+@cli.command()
+@archive_option
+def status(archive):
+    """What the archive holds: pupils, pieces, pages, and what needs doing."""
+    from scanflow.summary import archive_status
+
+    for line in archive_status(archive):
+        click.echo(line)
+
+
+# --- eval command ---
+
+
+def _engine_option(pair: str) -> tuple[str, object]:
+    import json
+
+    key, sep, value = pair.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"expected KEY=VALUE, got '{pair}'")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+@cli.command("eval")
+@click.argument("data_dir", type=click.Path(path_type=str))
+@click.option("--engine", "engine_name", default="tesseract", show_default=True,
+              help="OCR engine to measure (tesseract, rapidocr).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Evaluate only N image pairs, spread evenly over the folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--binarise", type=click.Choice(["otsu", "sauvola", "none"]), default=None,
+              help="Binarisation before OCR (default: the preprocessing default).")
+@click.option("--deskew/--no-deskew", default=None, help="Straighten skewed pages.")
+@click.option("--crop/--no-crop", default=None, help="Crop to the sheet of paper.")
+@click.option("--flatten/--no-flatten", default=None, help="Flatten uneven lighting.")
+@click.option("--remove-rules/--no-remove-rules", default=None,
+              help="Remove ruled lines and margins.")
+@click.option("--orient/--no-orient", default=None, help="Turn pages upright (Tesseract OSD).")
+@click.option("-O", "--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE",
+              help="Engine option, repeatable (e.g. -O source=binary -O text_score=0.5).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (engine threads = cores / jobs).")
+@click.option("--per-image", is_flag=True, help="With --json, include every image's result.")
+def eval_command(data_dir, engine_name, limit, as_json, binarise, deskew, crop, flatten,
+                 remove_rules, orient, engine_options, jobs, per_image):
+    """Measure OCR accuracy on DATA_DIR: images with <stem>.gt.txt transcriptions.
+
+    Reports corpus CER and WER (exact, ignoring case, ignoring case and punctuation),
+    the worst images and the time per image.
+    """
+    import dataclasses
+    import json
+    import sys
+
+    from scanflow.errors import ScanflowError
+    from scanflow.evaluate import evaluate
+    from scanflow.ocr.preprocess import PreprocessSettings
+
+    changes = {k: v for k, v in dict(binarise=binarise, deskew=deskew, crop=crop,
+                                     flatten=flatten, remove_rules=remove_rules,
+                                     orient=orient).items() if v is not None}
+    settings = dataclasses.replace(PreprocessSettings(), **changes)
+    options = dict(_engine_option(o) for o in engine_options)
+
+    def progress(done, total, stem):
+        click.echo(f"\r{done}/{total} {stem[:40]:<40}", nl=False, err=True)
+        if done == total:
+            click.echo("", err=True)
+
+    try:
+        report = evaluate(data_dir, engine_name, preprocess=settings, limit=limit, jobs=jobs,
+                          engine_options=options,
+                          progress=progress if sys.stderr.isatty() else None)
+    except ScanflowError as err:
+        failure = click.ClickException(str(err))
+        failure.exit_code = int(err.exit_code)
+        raise failure from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(per_image=per_image), ensure_ascii=False))
+    else:
+        click.echo(report.format())
 
 
 # --- rubric commands ---
 
 
+@cli.group()
+def rubric():
+    """Writing rubrics (rubrics/*.yaml): check a file, show a year's descriptors."""
+
+
+@rubric.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def rubric_check(file):
+    """Check a rubric file; print FILE:LINE: severity: message for each problem.
+
+    Exit code 1 if there is any error. Gaps (text marked missing because the school's
+    document lacks it) and warnings are listed but do not fail the check.
+    """
+    from scanflow.rubric import check_rubric, summarize_problems
+
+    problems = check_rubric(file)
+    for problem in problems:
+        click.echo(str(problem))
+    click.echo(summarize_problems(file, problems))
+    if any(p.severity == "error" for p in problems):
+        sys.exit(int(ExitCode.other_error))
+
+
+@rubric.command("show")
+@click.option("--genre", "genre_name", default="narrative", show_default=True,
+              help="Which rubric (the genre: line of a file in the rubrics folder).")
+@click.option("--year", help="Year group: 0 or K for Kindergarten, 1, 2, ... "
+                             "Without it, list the bands.")
+@click.option("--dir", "rubric_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder of rubric files (default: ./rubrics).")
+def rubric_show(genre_name, year, rubric_dir):
+    """Print a rubric's bands, or one year's criteria and level descriptors."""
+    from scanflow.rubric import (band_for_year, default_rubric_dir, format_band,
+                                 format_overview, load_rubric_for_genre, parse_year_group)
+
+    loaded = load_rubric_for_genre(rubric_dir or default_rubric_dir(), genre_name)
+    if year is None:
+        click.echo(format_overview(loaded))
+    else:
+        click.echo(format_band(loaded, band_for_year(loaded, parse_year_group(year))))
+
+
 def main():
-    cli()
+    cli(obj={})

@@ -1,0 +1,267 @@
+"""Scan files: finding them, identifying them by SHA-256, and rendering one page at a time.
+
+Nothing here holds more than one page in memory: PDFs are rasterised page by page with
+Poppler (``pdftoppm -f N -l N``), multi-page TIFFs are read one frame at a time.
+Every problem with a file becomes an :class:`~scanflow.errors.InputFileError` that names
+the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from scanflow.errors import InputFileError, MissingDependency
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+PDF_SUFFIXES = {".pdf"}
+# Default cap on a page's pixels: an A3 page at 600 dpi is ~70 million; beyond that a
+# file is almost certainly a mistake or a decompression bomb.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# Pillow's own decompression-bomb guard stops at a fixed limit before the size is known;
+# scanflow reads the header, applies its configurable --max-pixels limit with a message
+# that shows the size, and only then decodes. So Pillow's guard is handed over to ours.
+Image.MAX_IMAGE_PIXELS = None
+
+POPPLER_HINT = "Install Poppler with: sudo apt-get install poppler-utils (or run: bash setup.sh)."
+
+
+@dataclass(frozen=True)
+class ScanFile:
+    path: Path
+    sha256: str
+    size: int
+    kind: str  # "pdf" or "image"
+    page_count: int
+
+
+def discover(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
+    """Expand folders into scan files, sorted by name. Returns ``(scans, skipped)``.
+
+    A file named explicitly must be a scan (or it is an error later, with a message);
+    files inside a folder that are not scans (a manifest CSV, notes) are skipped.
+    """
+    scans: list[Path] = []
+    skipped: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputFileError("no such file or folder.", path=str(path),
+                                 hint="Check the path and try again.")
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.name.startswith("."):
+                    continue
+                (scans if is_scan_name(child) else skipped).append(child)
+        else:
+            scans.append(path)
+    return scans, skipped
+
+
+def is_scan_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sniff_kind(path: Path) -> str:
+    """``pdf`` or ``image`` from the file's first bytes, not its name."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if (head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff")
+            or head[:4] in (b"II*\x00", b"MM\x00*")):
+        return "image"
+    raise InputFileError(
+        "is not a PDF or an image scanflow can read.", path=str(path),
+        hint="Scan to PDF, PNG, JPEG or TIFF; if it is one, it may be damaged: scan it again.",
+    )
+
+
+def inspect(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ScanFile:
+    """Identify a scan and count its pages, without rendering any of them."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError("no such file.", path=str(path), hint="Check the path.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputFileError("is empty (0 bytes).", path=str(path),
+                             hint="The scan did not save; scan the pages again.")
+    kind = sniff_kind(path)
+    sha = sha256_file(path)
+    pages = _pdf_page_count(path) if kind == "pdf" else _image_frame_count(path, max_pixels)
+    if pages == 0:
+        raise InputFileError("has no pages.", path=str(path), hint="Scan the pages again.")
+    return ScanFile(path=path, sha256=sha, size=size, kind=kind, page_count=pages)
+
+
+def _pdfinfo(path: Path, *extra: str) -> str:
+    import subprocess
+
+    exe = shutil.which("pdfinfo")
+    if not exe:
+        raise MissingDependency("Poppler's pdfinfo is not installed.", hint=POPPLER_HINT)
+    proc = subprocess.run([exe, *extra, str(path)], capture_output=True, text=True,
+                          errors="replace", timeout=120)
+    err = proc.stderr.strip()
+    if proc.returncode != 0:
+        if "password" in err.lower() or "encrypt" in err.lower():
+            raise InputFileError(
+                "is encrypted (password-protected).", path=str(path),
+                hint="Turn off the scanner's PDF password or security setting and scan again.",
+            )
+        raise InputFileError(
+            f"is a damaged or incomplete PDF ({_first_line(err)}).", path=str(path),
+            hint="Copy it again from the scanner, or scan the pages again.",
+        )
+    return proc.stdout
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else "unreadable"
+
+
+def _pdf_page_count(path: Path) -> int:
+    info = _pdfinfo(path)
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    if fields.get("Encrypted", "no").strip().startswith("yes"):
+        # Some encrypted PDFs open without a password but may refuse rendering; they are
+        # still marked, and printing/copy restrictions do not stop us reading our own scan.
+        log.debug("%s: encrypted PDF that opens without a password", path)
+    try:
+        return int(fields["Pages"].strip())
+    except (KeyError, ValueError):
+        raise InputFileError("is a PDF whose page count cannot be read.", path=str(path),
+                             hint="Copy it again from the scanner, or scan the pages again.")
+
+
+def _open_image(path: Path, max_pixels: int) -> Image.Image:
+    try:
+        img = Image.open(path)
+    except Image.DecompressionBombError:
+        raise _too_big(path, None, max_pixels) from None
+    except Exception as exc:
+        raise InputFileError(f"cannot be read as an image ({exc}).", path=str(path),
+                             hint="It may be damaged: scan the page again.") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise _too_big(path, (w, h), max_pixels)
+    return img
+
+
+def _too_big(path: Path, size, max_pixels: int) -> InputFileError:
+    dims = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+    return InputFileError(
+        f"is too large to process safely ({dims}; the limit is {max_pixels:,} pixels).",
+        path=str(path),
+        hint="Scan at 300 dpi (A4 is about 2480x3508), or raise the limit with --max-pixels.",
+    )
+
+
+def _image_frame_count(path: Path, max_pixels: int) -> int:
+    with _open_image(path, max_pixels) as img:
+        return getattr(img, "n_frames", 1)
+
+
+@dataclass
+class RenderedPage:
+    rgb: np.ndarray
+    dpi: float
+    source: str  # "scan" or "photo"
+
+
+def render_page(scan: ScanFile, page_number: int, dpi: int = 300,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> RenderedPage:
+    """Rasterise page ``page_number`` (1-based) of ``scan`` as RGB."""
+    if scan.kind == "pdf":
+        return _render_pdf_page(scan.path, page_number, dpi, max_pixels)
+    return _load_image_frame(scan.path, page_number, max_pixels)
+
+
+def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int) -> RenderedPage:
+    from pdf2image import convert_from_path
+    from pdf2image.exceptions import PDFPageCountError, PDFSyntaxError
+
+    if not shutil.which("pdftoppm"):
+        raise MissingDependency("Poppler's pdftoppm is not installed.", hint=POPPLER_HINT)
+    info = _pdfinfo(path, "-f", str(page_number), "-l", str(page_number))
+    for line in info.splitlines():
+        if line.startswith(f"Page {page_number:>4} size:") or line.startswith("Page size:"):
+            parts = line.split(":", 1)[1].split()
+            try:
+                w_pt, h_pt = float(parts[0]), float(parts[2])
+            except (IndexError, ValueError):
+                break
+            pixels = (w_pt / 72 * dpi) * (h_pt / 72 * dpi)
+            if pixels > max_pixels:
+                raise InputFileError(
+                    f"page {page_number} is {w_pt / 72:.0f}x{h_pt / 72:.0f} inches, too large "
+                    f"to render at {dpi} dpi (limit {max_pixels:,} pixels).", path=str(path),
+                    hint="Check the scanner's paper size setting, or raise --max-pixels.",
+                )
+            break
+    try:
+        images = convert_from_path(str(path), dpi=dpi, first_page=page_number,
+                                   last_page=page_number, fmt="ppm", thread_count=1,
+                                   timeout=300)
+    except (PDFPageCountError, PDFSyntaxError) as exc:
+        raise InputFileError(f"page {page_number} could not be rendered ({exc}).",
+                             path=str(path), hint="Scan the page again.") from None
+    if not images:
+        raise InputFileError(f"page {page_number} could not be rendered (no image).",
+                             path=str(path), hint="The PDF may be damaged: scan it again.")
+    with images[0] as img:
+        rgb = np.asarray(img.convert("RGB"))
+    return RenderedPage(rgb=rgb, dpi=float(dpi), source="scan")
+
+
+def _load_image_frame(path: Path, page_number: int, max_pixels: int) -> RenderedPage:
+    with _open_image(path, max_pixels) as img:
+        try:
+            img.seek(page_number - 1)
+        except EOFError:
+            raise InputFileError(f"has no page {page_number}.", path=str(path),
+                                 hint="Scan the pages again.") from None
+        exif = img.getexif()
+        source = "photo" if (exif.get(0x010F) or exif.get(0x0110)) and not img.info.get("dpi") \
+            else "scan"
+        try:
+            frame = ImageOps.exif_transpose(img) if page_number == 1 else img
+            frame.load()
+        except Exception as exc:
+            raise InputFileError(f"page {page_number} is damaged or truncated ({exc}).",
+                                 path=str(path), hint="Copy or scan it again.") from None
+        dpi = estimate_dpi(frame)
+        rgb = np.asarray(frame.convert("RGB"))
+    return RenderedPage(rgb=rgb, dpi=dpi, source=source)
+
+
+def estimate_dpi(img: Image.Image) -> float:
+    """The image's resolution: its own metadata, else guessed from an A4 page's width."""
+    info = img.info.get("dpi")
+    if info:
+        try:
+            dpi = float(info[0])
+            if 50 <= dpi <= 1200:
+                return dpi
+        except (TypeError, ValueError, IndexError):
+            pass
+    # No (or nonsense) metadata: phone photos and some scanners. Assume the paper spans
+    # the image's shorter side, as an A4 page's 8.27 inches.
+    return max(50.0, min(img.size) / 8.27)

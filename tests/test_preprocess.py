@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from conftest import page_image
+from scanflow.ocr import preprocess as P
+from scanflow.ocr.model import Box
+
+
+@pytest.mark.parametrize("angle", [-4.0, -1.5, 2.5, 6.0])
+def test_deskew_recovers_the_angle(angle):
+    img = np.asarray(page_image(["Once upon a time there was", "a dragon called Spark",
+                                 "who lived in a cave"], angle=angle))
+    est = P.estimate_skew(P.to_grey(img))
+    # PIL rotates counter-clockwise for positive angles; the fix is the opposite turn.
+    assert est == pytest.approx(-angle, abs=0.35)
+
+
+def test_prepare_records_each_step_and_flags_blank_pages():
+    blank = np.asarray(page_image([], angle=0))
+    prepared = P.prepare(blank)
+    names = [s.name for s in prepared.steps]
+    assert names == ["deskew", "crop", "flatten", "binarise", "remove_rules", "blank_check"]
+    assert prepared.blank  # ruled lines and margin alone are not writing
+    one_word = P.prepare(np.asarray(page_image(["The end"])))
+    assert not one_word.blank
+
+
+def test_faithful_image_keeps_colour_and_is_only_turned():
+    img = np.asarray(page_image(["hello"], angle=3))
+    prepared = P.prepare(img, osd=lambda grey: (180, 9.0))
+    assert prepared.rotation == 180
+    assert np.array_equal(prepared.faithful, P.rotate_right_angle(img, 180))
+    assert set(np.unique(prepared.ocr)) <= {0, 255}
+
+
+def test_ruled_lines_are_removed_but_letters_stay():
+    img = np.asarray(page_image(["Hello world"]))
+    grey = np.full(img.shape[:2], 255, np.uint8)
+    grey[400:404, :] = 0  # a dark rule across the page
+    grey[300:420, 500:506] = 0  # a stroke crossing it
+    ink = P.ink_mask(P.binarise_otsu(grey))
+    rules = P.ruled_lines_mask(ink)
+    assert rules[401, 100] and rules[401, 1000]
+    assert not rules[350, 503]  # the stroke above the rule survives
+
+
+def test_boxes_map_back_to_the_faithful_page():
+    # A box drawn on the faithful page lands in the same place after prepare's transforms.
+    img = np.asarray(page_image([], rules=False))
+    img = img.copy()
+    img[800:820, 300:400] = 30  # a pen-thick dark mark (shorter than a rule)
+    prepared = P.prepare(img)
+    ys, xs = np.nonzero(prepared.ocr == 0)
+    box = Box(int(xs.min()), int(ys.min()), int(xs.max() - xs.min()), int(ys.max() - ys.min()))
+    back = prepared.geometry.to_faithful(box)
+    assert abs(back.x - 300) <= 4 and abs(back.y - 800) <= 4
+    assert abs(back.w - 100) <= 6 and abs(back.h - 20) <= 6
+
+
+def test_flattening_removes_a_shadow():
+    grey = np.full((800, 600), 240, np.uint8)
+    grey[:, :300] = 150  # half the page in shadow
+    flat = P.flatten_illumination(grey)
+    assert abs(int(flat[400, 100]) - int(flat[400, 500])) < 30

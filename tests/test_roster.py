@@ -1,0 +1,44 @@
+import pytest
+
+from scanflow.errors import InputFileError
+from scanflow.roster import get_pupil, import_roster, map_columns
+
+
+def test_columns_are_matched_by_name():
+    m = map_columns(["Legal Surname", "UPN", "Preferred Forename", "Legal Forename", "NC Year", "Reg Group"])
+    assert m == {"pupil_id": "UPN", "first_name": "Legal Forename",
+                 "preferred_name": "Preferred Forename", "surname": "Legal Surname",
+                 "class_name": "Reg Group", "year_group": "NC Year"}
+
+
+def test_reimport_updates_never_duplicates_and_keeps_history(archive, tmp_path):
+    csv = tmp_path / "moved.csv"
+    csv.write_text("UPN,Forename,Surname,Class,Year Group\n"
+                   "A100000000001,Ava,Smith,4A,4\nA100000000002,Ben,Jones,3A,3\n")
+    report = import_roster(archive, csv)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    assert archive.db["pupils"].count == 3
+    assert get_pupil(archive, "A100000000001").class_name == "4A"
+    history = archive.db.execute("SELECT class_name FROM pupil_history WHERE pupil_id = ? "
+                                 "ORDER BY id", ["A100000000001"]).fetchall()
+    assert [h[0] for h in history] == ["3A", "4A"]
+
+
+def test_unusable_rows_are_reported_with_line_numbers(archive, tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("UPN,Forename,Surname,Class,Year\n"
+                   ",No,Id,3A,3\nA1,,Noname,3A,3\nA2,Bad,Year,3A,eleventy\nA3,Ok,Pupil,3A,Reception\n"
+                   "A3,Dup,Pupil,3A,3\n")
+    report = import_roster(archive, csv)
+    assert report.added == 1
+    assert [line for line, _ in report.rejected] == [2, 3, 4, 6]
+    assert get_pupil(archive, "A3").year_group == 0
+
+
+def test_roster_without_id_column_says_which_columns_exist(archive, tmp_path):
+    csv = tmp_path / "nocol.csv"
+    csv.write_text("Name,Class\nAva,3A\n")
+    with pytest.raises(InputFileError) as err:
+        import_roster(archive, csv)
+    assert "no column for pupil_id" in str(err.value)
+    assert "Name, Class" in str(err.value)
