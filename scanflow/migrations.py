@@ -205,3 +205,24 @@ def _split(sql: str) -> list[str]:
         statements.append(tail)
     return statements
 
+
+
+@migration(2, "transcription versions")
+def _m002() -> str:
+    return """
+    -- Each save of a piece's transcription is a whole new version (all its lines), so
+    -- history can show diffs and restore any version; the OCR text is never overwritten.
+    CREATE TABLE transcription_versions (
+        id INTEGER PRIMARY KEY,
+        piece_id INTEGER NOT NULL REFERENCES pieces(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        based_on INTEGER,
+        note TEXT,
+        lines TEXT NOT NULL,
+        UNIQUE (piece_id, number)
+    );
+    ALTER TABLE pieces ADD COLUMN reviewed_by TEXT;
+    ALTER TABLE pieces ADD COLUMN reviewed_at TEXT;
+    """
