@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# scanflow's one setup script, safe to run again and again.
+#
+#   bash setup.sh sample   install everything, then run the main job on scans_sample/
+#   bash setup.sh test     install everything (with test tools), then run the tests
+#   bash setup.sh install  install everything, run nothing
+#
+# It installs the Debian packages scanflow needs (Tesseract, Poppler, fonts; Chromium for
+# the browser tests), creates .venv/ and installs scanflow into it. Nothing leaves the
+# machine: the archive it makes lives in ./scanflow-archive.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+mode="${1:-install}"
+case "$mode" in sample|test|install) ;; *)
+  echo "usage: bash setup.sh [sample|test|install]" >&2; exit 2 ;;
+esac
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# --- system packages -------------------------------------------------------------------
+APT_PACKAGES=(python3 python3-venv python3-pip tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+              poppler-utils fonts-dejavu-core wbritish)
+if [ "$mode" = test ]; then
+  APT_PACKAGES+=(chromium)
+fi
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "Installing system packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Run this as root, or install sudo, to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python environment ----------------------------------------------------------------
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  say "Creating the virtual environment in .venv"
+  "$PY" -m venv .venv
+fi
+extras=""
+[ "$mode" = test ] && extras="[test]"
+# Reinstall only when the package definition changed since the last successful install.
+stamp=".venv/.scanflow-installed${extras}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "Installing scanflow and its Python dependencies into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+  touch "$stamp"
+fi
+
+# --- run -------------------------------------------------------------------------------
+case "$mode" in
+  install)
+    say "Installed. Try: .venv/bin/scanflow --help"
+    ;;
+  sample)
+    export SCANFLOW_ARCHIVE="${SCANFLOW_ARCHIVE:-$PWD/scanflow-archive}"
+    sf=.venv/bin/scanflow
+    say "Creating the archive at $SCANFLOW_ARCHIVE"
+    $sf init
+    say "Importing the sample class list"
+    $sf roster import scans_sample/roster.csv
+    say "Reading the sample scans (this takes a minute)"
+    $sf ingest scans_sample --manifest scans_sample/manifest.csv \
+        --half-term 2026-27-autumn-1 --genre narrative
+    say "The archive now holds"
+    $sf status
+    ;;
+  test)
+    say "Running the tests"
+    exec .venv/bin/python -m pytest -q -p no:cacheprovider "${@:2}"
+    ;;
+esac
