@@ -62,3 +62,24 @@ def test_flattening_removes_a_shadow():
     grey[:, :300] = 150  # half the page in shadow
     flat = P.flatten_illumination(grey)
     assert abs(int(flat[400, 100]) - int(flat[400, 500])) < 30
+
+
+def test_crop_cuts_dark_edges_but_never_shaded_paper():
+    grey = np.full((1000, 700), 235, np.uint8)
+    grey[:, :80] = 40  # scanner lid along the left edge
+    grey[900:, :] = 50  # and the bottom
+    x, y, w, h = P.find_paper(grey)
+    assert abs(x - 80) <= 3 and y == 0 and abs(h - 900) <= 3 and x + w == 700
+    shaded = np.full((1000, 700), 235, np.uint8)
+    shaded[:400, :] = 170  # the top of the sheet in shadow, still paper
+    assert P.find_paper(shaded) == (0, 0, 700, 1000)
+
+
+def test_faint_dashed_rules_are_removed_and_crossing_strokes_rejoined():
+    ink = np.zeros((2000, 1400), np.uint8)  # page-sized: letters are short next to rules
+    for x in range(0, 1400, 12):  # a faint rule broken into dashes by binarisation
+        ink[300:303, x:x + 8] = 255
+    ink[250:350, 600:604] = 255  # a letter's downstroke crossing the rule
+    cleaned = P.remove_rules(ink, P.ruled_lines_mask(ink))
+    assert cleaned[301, 100] == 0 and cleaned[301, 1000] == 0  # rule gone
+    assert cleaned[250:350, 601].all()  # stroke intact through the rule

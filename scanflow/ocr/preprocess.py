@@ -149,7 +149,7 @@ def prepare(
     crop = (0, 0)
     if settings.crop:
         x, y, w, h = find_paper(grey)
-        steps.append(Step("crop", {"method": "largest-bright-region"},
+        steps.append(Step("crop", {"method": "dark-edge-strips", "dark": 0.6},
                           {"x": x, "y": y, "w": w, "h": h}))
         grey = grey[y:y + h, x:x + w]
         crop = (x, y)
@@ -169,12 +169,13 @@ def prepare(
     ink = ink_mask(ocr if settings.binarise != "none" else binarise_otsu(grey))
     if settings.remove_rules:
         rules = ruled_lines_mask(ink)
-        ink = cv2.bitwise_and(ink, cv2.bitwise_not(rules))
+        ink = remove_rules(ink, rules, settings.work_dpi)
         if settings.binarise != "none":
-            # Only whole-width lines are removed; a stroke crossing a rule keeps its ink
-            # above and below, which is what the recogniser needs.
-            ocr = ocr.copy()
-            ocr[rules > 0] = 255
+            ocr = cv2.bitwise_not(ink)
+        else:
+            # Continuous tone for engines that want it: rules painted paper-white.
+            ocr = grey.copy()
+            ocr[(rules > 0) & (ink == 0)] = 255
         steps.append(Step("remove_rules", {"method": "long-horizontal-vertical-runs"},
                           {"rule_pixels": int(np.count_nonzero(rules))}))
     ratio = float(np.count_nonzero(ink)) / ink.size if ink.size else 0.0
@@ -260,27 +261,32 @@ def _compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:
     return a[:2]
 
 
-def find_paper(grey: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box of the sheet of paper: the largest bright region.
+def find_paper(grey: np.ndarray, dark: float = 0.6) -> tuple[int, int, int, int]:
+    """Bounding box of the sheet: the image less any dark strips along its edges.
 
-    A flatbed scan is all paper and gets the whole image back; a scan with a dark lid or
-    desk around the sheet is cropped to the sheet.
+    A flatbed scan is all paper and comes back whole; a dark scanner lid or desk along an
+    edge is cut off. Only rows/columns that are mostly much darker than the paper count
+    as background, so shading on the paper itself (a book's gutter, uneven light) is never
+    mistaken for it: cutting off writing would be far worse than keeping a dark strip.
     """
     h, w = grey.shape
     f = 600.0 / max(h, w)
     small = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
-    contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return 0, 0, w, h
-    x, y, cw, ch = cv2.boundingRect(max(contours, key=cv2.contourArea))
-    # Small regions are a bright patch on a dark page, not the paper: keep everything.
-    if cw * ch < 0.35 * small.shape[0] * small.shape[1]:
-        return 0, 0, w, h
-    X, Y = int(x / f), int(y / f)
-    W, H = min(w - X, int(np.ceil(cw / f))), min(h - Y, int(np.ceil(ch / f)))
-    return X, Y, W, H
+    paper = float(np.percentile(small, 90))
+    limit = paper * dark
+
+    def edge(profile: np.ndarray) -> int:
+        n = 0
+        while n < len(profile) // 3 and profile[n] < limit:
+            n += 1
+        return n
+
+    rows, cols = np.median(small, axis=1), np.median(small, axis=0)
+    top, bottom = edge(rows), edge(rows[::-1])
+    left, right = edge(cols), edge(cols[::-1])
+    x0, y0 = int(left / f), int(top / f)
+    x1, y1 = w - int(right / f), h - int(bottom / f)
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def flatten_illumination(grey: np.ndarray) -> np.ndarray:
@@ -329,10 +335,25 @@ def count_marks(ink: np.ndarray, dpi: float = 300) -> int:
 
 
 def ruled_lines_mask(ink: np.ndarray) -> np.ndarray:
-    """Pixels belonging to long straight horizontal or vertical lines (rules, margins)."""
+    """Ink pixels that belong to long straight horizontal or vertical lines (rules, margins).
+
+    Faint ruling breaks into dashes when binarised, so short gaps are closed before looking
+    for runs longer than an eighth of the page; only pixels that were ink are returned.
+    """
     h, w = ink.shape
-    horiz = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
-                             cv2.getStructuringElement(cv2.MORPH_RECT, (max(30, w // 8), 1)))
-    vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN,
-                            cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(30, h // 8))))
-    return cv2.bitwise_or(horiz, vert)
+    rect = lambda kw, kh: cv2.getStructuringElement(cv2.MORPH_RECT, (kw, kh))  # noqa: E731
+    joined_h = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, rect(max(9, w // 120), 1))
+    horiz = cv2.morphologyEx(joined_h, cv2.MORPH_OPEN, rect(max(30, w // 8), 1))
+    joined_v = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, rect(1, max(9, h // 120)))
+    vert = cv2.morphologyEx(joined_v, cv2.MORPH_OPEN, rect(1, max(30, h // 8)))
+    lines = cv2.dilate(cv2.bitwise_or(horiz, vert), rect(3, 3))
+    return cv2.bitwise_and(lines, ink)
+
+
+def remove_rules(ink: np.ndarray, rules: np.ndarray, dpi: float = 300) -> np.ndarray:
+    """Ink without the rules, with letter strokes that crossed a rule joined up again."""
+    kept = cv2.bitwise_and(ink, cv2.bitwise_not(rules))
+    k = max(5, int(dpi * 0.03)) | 1  # a little more than a rule's thickness
+    bridged = cv2.morphologyEx(kept, cv2.MORPH_CLOSE,
+                               cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    return cv2.bitwise_or(kept, cv2.bitwise_and(bridged, rules))
