@@ -306,10 +306,15 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
     """
     rec = result.recognition
     with archive.transaction() as db:
+        # A page read again (--retry-failed) keeps its place in its piece.
+        earlier = db.execute("SELECT piece_id, position FROM pages WHERE file_sha256 = ? AND "
+                             "page_number = ?", [task.sha256, task.page_number]).fetchone()
         db.execute("DELETE FROM pages WHERE file_sha256 = ? AND page_number = ?",
                    [task.sha256, task.page_number])
         piece_id = position = None
-        if task.pupil_id:
+        if earlier and earlier[0]:
+            piece_id, position = earlier
+        elif task.pupil_id:
             piece_id = piece_for(archive, task.pupil_id, half_term, genre)
             position = next_position(archive, piece_id)
         words = rec.words if rec else []
