@@ -23,6 +23,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from scanflow import sources
+from scanflow import codes, sources
 from scanflow.archive import Archive, current_user, now
 from scanflow.errors import InputFileError, ScanflowError, UnknownPupil, UsageError
 from scanflow.ocr.engine import get_engine
@@ -60,6 +61,7 @@ class IngestOptions:
     dpi: int = 300
     max_pixels: int = sources.DEFAULT_MAX_PIXELS
     retry_failed: bool = False
+    expect_class: str | None = None  # codes: report this class's pupils with no code
     preprocess: PreprocessSettings = field(default_factory=PreprocessSettings)
 
 
@@ -95,6 +97,7 @@ class PageResult:
     recognition: Recognition | None = None
     seconds: float = 0.0
     source: str = "scan"
+    code: codes.CodeHit | None = None  # a cover sheet or label found on the page
 
 
 @dataclass
@@ -120,6 +123,7 @@ class IngestReport:
     confidence_sum: float = 0.0
     seconds: float = 0.0
     interrupted: bool = False
+    codes: codes.CodeReport | None = None
 
     @property
     def mean_confidence(self) -> float | None:
@@ -225,10 +229,23 @@ _WORKER: dict = {}
 
 
 def _init_worker(engine_name: str, threads: int) -> None:
+    _die_with_parent()
     # One engine per worker process, made once; OpenCV's own threads would fight the pool.
     cv2.setNumThreads(1)
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
     _WORKER["engine"] = get_engine(engine_name, threads=threads)
+
+
+def _die_with_parent() -> None:
+    """If the ingest process is killed, its workers stop too instead of running on."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 def _worker_task(task: PageTask) -> PageResult:
@@ -242,6 +259,14 @@ def process_page(task: PageTask, engine) -> PageResult:
     try:
         page = sources.render_page(scan, task.page_number, dpi=task.dpi,
                                    max_pixels=task.max_pixels)
+        # Codes first (scanflow.codes): a cover sheet is kept as the piece's cover, not read.
+        hit = codes.find_code(page.rgb)
+        if hit is not None and hit.is_cover:
+            rel, w, h = codes.store_cover(task.images_dir, task.sha256, task.page_number,
+                                          page.rgb, hit)
+            return PageResult(task.sha256, task.page_number, "cover", image_path=rel, width=w,
+                              height=h, dpi=page.dpi, rotation=hit.rotation, code=hit,
+                              seconds=time.monotonic() - started, source=page.source)
         prepared, rec = read_page(page.rgb, engine, dpi=page.dpi, settings=task.preprocess)
         rel_dir = Path(task.sha256[:2]) / task.sha256
         faithful_rel = str(rel_dir / f"p{task.page_number:04d}.png")
@@ -257,7 +282,7 @@ def process_page(task: PageTask, engine) -> PageResult:
             image_path=faithful_rel, ocr_image_path=ocr_rel, width=w, height=h, dpi=page.dpi,
             rotation=prepared.rotation, skew=prepared.skew,
             steps=[asdict(s) for s in prepared.steps], recognition=rec,
-            seconds=time.monotonic() - started, source=page.source,
+            seconds=time.monotonic() - started, source=page.source, code=hit,
         )
     except ScanflowError as exc:
         return PageResult(task.sha256, task.page_number, "failed", error=exc.message + (
@@ -299,7 +324,7 @@ def clean_temporary_files(images_dir: Path) -> int:
 
 
 def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResult,
-              half_term: str, genre: str) -> int | None:
+              half_term: str, genre: str, placement: codes.Placement | None = None) -> int | None:
     """Write one page, its lines and words, and link it to its piece — all or nothing.
 
     Returns the piece id, or None when the page waits on the unassigned list.
@@ -314,6 +339,9 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
         piece_id = position = None
         if earlier and earlier[0]:
             piece_id, position = earlier
+        elif placement is not None:  # codes on the pages decide (scanflow.codes)
+            piece_id, position = codes.claim_piece(archive, placement)
+            half_term, genre = placement.half_term, placement.genre
         elif task.pupil_id:
             piece_id = piece_for(archive, task.pupil_id, half_term, genre)
             position = next_position(archive, piece_id)
@@ -333,6 +361,7 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
             "ocr_text": rec.text if rec else None,
             "mean_confidence": rec.mean_confidence if rec else None,
             "word_count": len(words), "seconds": round(result.seconds, 3), "created_at": now(),
+            "code": json.dumps(result.code.to_dict()) if result.code else None,
         }).last_pk
         if rec:
             for line_no, line in enumerate(rec.lines, start=1):
@@ -380,9 +409,11 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
                          hint="Give PDF, PNG, JPEG or TIFF files, or folders holding them.")
     clean_temporary_files(archive.images_dir)
     linker = PupilLinker(known, options.pupil, manifest)
+    splitter = codes.splitter_for(archive, half_term=half_term, genre=genre,
+                                  expect_class=options.expect_class)
 
     report = IngestReport(batch_id=None, archive=str(archive.path),
-                          skipped=[str(p) for p in skipped])
+                          skipped=[str(p) for p in skipped], codes=splitter.report)
     for path in skipped:
         log.info("%s: skipped (not a scan)", path)
 
@@ -400,7 +431,8 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     progress.start(len(tasks), "Reading pages")
     try:
         for task, result in _run(tasks, engine_name, jobs, threads):
-            piece_id = save_page(archive, batch_id, task, result, half_term, genre)
+            placement = splitter.place(codes.page_code(task, result))
+            piece_id = save_page(archive, batch_id, task, result, half_term, genre, placement)
             _tally(report, task, result, piece_id)
             progress.advance()
     except KeyboardInterrupt:
@@ -532,4 +564,5 @@ def summary_dict(report: IngestReport) -> dict:
         "mean_confidence": round(report.mean_confidence, 1) if report.mean_confidence else None,
         "seconds": round(report.seconds, 1),
         "interrupted": report.interrupted,
+        "codes": report.codes.to_dict() if report.codes else None,
     }

@@ -164,7 +164,7 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(archive, tmp_path):
     pdf = write_pdf(tmp_path / "A100000000001_long.pdf", [[f"line {i} of the story"]
                                                          for i in range(6)])
     cmd = [sys.executable, "-m", "scanflow", "ingest", "--archive", str(archive.path), str(pdf),
-           "--half-term", "2026-27-autumn-1", "--genre", "narrative", "-j", "1", "-q"]
+           "--half-term", "2026-27-autumn-1", "--genre", "narrative", "-j", "2", "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -173,6 +173,10 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(archive, tmp_path):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # The workers die with the ingest: nothing more is written behind its back.
+    before = sorted(archive.images_dir.rglob("*"))
+    time.sleep(4)
+    assert sorted(archive.images_dir.rglob("*")) == before
     stored = count(archive, "SELECT COUNT(*) FROM pages")
     assert 2 <= stored < 6
     done = subprocess.run(cmd, capture_output=True, text=True)
