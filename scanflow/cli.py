@@ -178,10 +178,12 @@ def genre_add(archive, name, label):
 @click.option("--max-pixels", type=int, default=100_000_000, show_default=True,
               help="Refuse page images larger than this.")
 @click.option("--retry-failed", is_flag=True, help="Read again pages that failed last time.")
+@click.option("--class", "expect_class", help="Expect a cover sheet for every pupil of this "
+              "class; report those with none.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs, dpi,
-           max_pixels, retry_failed, quiet, as_json):
+           max_pixels, retry_failed, expect_class, quiet, as_json):
     """Read scans (PDF, PNG, JPEG, TIFF, or folders of them) into the archive.
 
     Each page is linked to a pupil by --pupil, by --manifest, or by a file name that starts
@@ -192,7 +194,8 @@ def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs,
 
     options = IngestOptions(half_term=half_term, genre=genre_name, pupil=pupil,
                             manifest=str(manifest) if manifest else None, engine=engine,
-                            jobs=jobs, dpi=dpi, max_pixels=max_pixels, retry_failed=retry_failed)
+                            jobs=jobs, dpi=dpi, max_pixels=max_pixels, retry_failed=retry_failed,
+                            expect_class=expect_class)
     report = run_ingest(archive, list(paths), options, progress=progress_for(quiet))
     if as_json:
         click.echo(json.dumps(summary_dict(report), indent=2))
@@ -223,6 +226,7 @@ def format_ingest_report(report) -> str:
     if report.interrupted:
         s.append("Interrupted: every page listed above is saved. Run the same command again "
                  "to finish the rest.")
+    s += report.codes.lines() if report.codes else []  # cover sheets (scanflow.codes)
     s.append("Next:")
     if report.unassigned:
         s.append(f"  {report.unassigned} page(s) have no pupil yet: scanflow unassigned, then "
@@ -330,6 +334,276 @@ def status(archive):
 
     for line in archive_status(archive):
         click.echo(line)
+
+
+# --- review commands ---
+
+
+@cli.command()
+@archive_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but 127.0.0.1/::1 lets other computers "
+                   "connect, and then everyone must log in.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--require-login", is_flag=True,
+              help="Ask for a login even on this computer (needs an account).")
+@click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Requests served at once.")
+def serve(archive, host, port, require_login, threads):
+    """Start the review web app and print its address (Ctrl+C stops it)."""
+    from scanflow.review.server import serve as run_server
+
+    run_server(archive.path, host, port, require_login=require_login, threads=threads,
+               echo=click.echo)
+
+
+@cli.group()
+def user():
+    """Accounts for the review web app: office, teacher, lead."""
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("add")
+@archive_option
+@click.argument("name")
+@click.option("--role", type=click.Choice(["office", "teacher", "lead"]), required=True,
+              help="office: assign pages; teacher: review their classes; lead: everything.")
+@click.option("--class", "classes", multiple=True, help="A teacher's class (repeat for more).")
+@click.option("--display-name", help="How the name is shown, e.g. 'Mrs Khan'.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(archive, name, role, classes, display_name, password_stdin):
+    """Create an account (asks for its password)."""
+    from scanflow.review.accounts import add_user, check_password
+
+    password = _new_password(password_stdin)
+    check_password(password, name)
+    u = add_user(archive, name, role, password, classes=list(classes),
+                 display_name=display_name)
+    known = {r[0] for r in archive.db.execute("SELECT DISTINCT class_name FROM pupils")}
+    unknown = [c for c in u.classes if c not in known]
+    click.echo(f"Account '{u.username}' ({u.role}{': ' + ', '.join(u.classes) if u.classes else ''}) "
+               "created.")
+    if unknown:
+        click.echo(f"Note: no pupil is in class {', '.join(unknown)} yet; check the spelling "
+                   "against: scanflow roster list", err=True)
+
+
+@user.command("list")
+@archive_option
+def user_list(archive):
+    """List accounts."""
+    from scanflow.review.accounts import list_users
+
+    rows = list_users(archive)
+    for u, last, removed in rows:
+        state = f"removed {removed[:10]}" if removed else \
+            f"last login {last[:16].replace('T', ' ')}" if last else "never logged in"
+        click.echo(f"{u.username:<20} {u.role:<8} {', '.join(u.classes) or '-':<14} {state}")
+    if not rows:
+        click.echo("No accounts. Create one with: scanflow user add NAME --role lead")
+
+
+@user.command("passwd")
+@archive_option
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_passwd(archive, name, password_stdin):
+    """Set a new password (logs the account out everywhere, lifts a lock)."""
+    from scanflow.review.accounts import set_password
+
+    set_password(archive, name, _new_password(password_stdin))
+    click.echo(f"Password for '{name}' changed.")
+
+
+@user.command("classes")
+@archive_option
+@click.argument("name")
+@click.option("--class", "classes", multiple=True, required=True,
+              help="The teacher's classes (replaces the old list).")
+def user_classes(archive, name, classes):
+    """Replace a teacher's classes."""
+    from scanflow.review.accounts import set_classes
+
+    u = set_classes(archive, name, list(classes))
+    click.echo(f"'{u.username}' now reviews {', '.join(u.classes)}.")
+
+
+@user.command("remove")
+@archive_option
+@click.argument("name")
+def user_remove(archive, name):
+    """Remove an account (it is logged out; its name stays in the history)."""
+    from scanflow.review.accounts import remove_user
+
+    remove_user(archive, name)
+    click.echo(f"Account '{name}' removed.")
+
+
+# --- scoring commands ---
+
+
+@cli.command()
+@archive_option
+@click.argument("piece_id", type=int)
+@click.option("--set", "assignments", multiple=True, metavar="CRITERION=LEVEL",
+              help="Record a level, e.g. --set punctuation=3 (repeat for more criteria).")
+@click.option("--accept-suggestions", is_flag=True,
+              help="Record every suggested level as it stands. Never Audience and Ideas or "
+                   "Character and Setting: those are the teacher's judgement.")
+@click.option("--scorer", help="Who is scoring (default: your login name).")
+@click.option("--note", help="A note kept with the levels recorded now.")
+@click.option("--rubrics", "rubric_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Folder of rubric files (default: ./rubrics).")
+@click.option("--history", is_flag=True, help="Also list every level given before.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def score(archive, piece_id, assignments, accept_suggestions, scorer, note, rubric_dir,
+          history, as_json):
+    """Suggested rubric levels for a piece with their evidence; record the teacher's levels.
+
+    \b
+      scanflow score 12                                  show suggestions and scores
+      scanflow score 12 --set punctuation=3 --set spelling=2 --scorer mrs.k
+    """
+    from dataclasses import asdict
+
+    from scanflow.archive import current_user
+    from scanflow.scoring import format_score_report, parse_assignment, score_piece
+
+    levels = dict(parse_assignment(a) for a in assignments)
+    report = score_piece(archive, piece_id, levels=levels, accept=accept_suggestions,
+                         scorer=scorer or current_user(), note=note, rubric_dir=rubric_dir)
+    if as_json:
+        click.echo(json.dumps({"suggestions": report.suggestions.to_dict(),
+                               "current": {k: asdict(v) for k, v in
+                                           report.scores.current.items()},
+                               "history": [asdict(v) for v in report.scores.history],
+                               "recorded": [asdict(v) for v in report.recorded]},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_score_report(report, history=history))
+
+
+# --- sheets commands ---
+
+
+@cli.command()
+@archive_option
+@click.option("--class", "class_name", help="Print for every pupil of this class.")
+@click.option("--pupil", "pupil_ids", multiple=True, help="Print for this pupil id (repeatable).")
+@click.option("--half-term", required=True, help="e.g. 2026-27-autumn-1")
+@click.option("--genre", "genre_name", required=True, help="e.g. narrative")
+@click.option("--labels", is_flag=True,
+              help="Small labels (14 to a page) to stick where the piece starts, instead of "
+                   "A4 cover sheets.")
+@click.option("--rubrics", "rubric_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of rubric files (default: ./rubrics).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The PDF to write, e.g. sheets.pdf")
+def sheets(archive, class_name, pupil_ids, half_term, genre_name, labels, rubric_dir, output):
+    """Print coded cover sheets (or labels) for a class: one A4 page per pupil.
+
+    Each sheet carries a QR code with the pupil id, half term and genre, the same in large
+    print, the pupil's name and class, and the rubric grid for their year group. Scan each
+    book with its sheet in front: ingest starts the pupil's piece at the sheet.
+    """
+    from scanflow.sheets import print_sheets
+
+    count = print_sheets(archive, output, half_term=half_term, genre=genre_name,
+                         class_name=class_name, pupil_ids=list(pupil_ids) or None,
+                         labels=labels, rubric_dir=rubric_dir)
+    what = "label(s)" if labels else "cover sheet(s)"
+    click.echo(f"{output}: {count} {what} for {class_name or ', '.join(pupil_ids)}, "
+               f"{half_term} {genre_name}. Print at 100% (actual size), not 'fit to page'.")
+
+
+@cli.command()
+@archive_option
+@click.argument("piece_id", type=int)
+def versions(archive, piece_id):
+    """List the versions of a piece (a rescan of the same pupil, half term and genre)."""
+    from scanflow.versions import list_versions
+
+    rows = list_versions(archive, piece_id)
+    for v in rows:
+        reviewed = f" by {v.reviewed_by} {v.reviewed_at}" if v.reviewed_at else ""
+        click.echo(f"piece {v.piece_id:>5}  version {v.version}  {v.status}{reviewed}  "
+                   f"{v.pages} page(s) {v.words} words  scanned {v.created_at} "
+                   f"(batch {', '.join(map(str, v.batches)) or '-'})"
+                   f"{'  corrected' if v.corrected else ''}")
+    if len([v for v in rows if v.status != "discarded"]) > 1:
+        click.echo("Keep one with: scanflow keep PIECE (the others are discarded, not deleted)")
+
+
+@cli.command()
+@archive_option
+@click.argument("piece_id", type=int)
+def keep(archive, piece_id):
+    """Keep this version of a piece; its other versions are marked discarded."""
+    from scanflow.versions import keep_version
+
+    others = keep_version(archive, piece_id)
+    click.echo(f"Kept piece {piece_id}." + (
+        f" Discarded: {', '.join(map(str, others))} (undo with scanflow keep PIECE)."
+        if others else ""))
+
+
+@cli.command("discard-version")
+@archive_option
+@click.argument("piece_id", type=int)
+def discard_version_cmd(archive, piece_id):
+    """Mark one version of a piece discarded (kept in the archive; undo with keep)."""
+    from scanflow.versions import discard_version
+
+    discard_version(archive, piece_id)
+    click.echo(f"Piece {piece_id} discarded. Undo with: scanflow keep {piece_id}")
+
+
+@roster.command("leave")
+@archive_option
+@click.argument("pupil_id")
+@click.option("--date", "left_on", required=True, help="The day they left, YYYY-MM-DD.")
+def roster_leave(archive, pupil_id, left_on):
+    """Record that a pupil has left the school (their writing stays in the archive)."""
+    from scanflow.roster import mark_left
+
+    pupil = mark_left(archive, pupil_id, left_on)
+    click.echo(f"{pupil.display_name} ({pupil.pupil_id}) left on {pupil.left_on}. "
+               "Their pieces stay in the archive.")
+
+
+@roster.command("return")
+@archive_option
+@click.argument("pupil_id")
+def roster_return(archive, pupil_id):
+    """Undo 'roster leave': the pupil is on roll again."""
+    from scanflow.roster import mark_returned
+
+    pupil = mark_returned(archive, pupil_id)
+    click.echo(f"{pupil.display_name} ({pupil.pupil_id}) is on roll again.")
+
+
+@roster.command("sync")
+@archive_option
+@click.argument("csv_file", type=click.Path(path_type=Path))
+@click.option("--left-on", required=True, help="Leaving date for pupils missing from the "
+              "file, YYYY-MM-DD.")
+def roster_sync(archive, csv_file, left_on):
+    """Import a WHOLE-SCHOOL export and mark pupils missing from it as having left."""
+    from scanflow.roster import import_roster
+
+    report = import_roster(archive, csv_file, mark_missing_as_left=left_on)
+    click.echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
+               f"{report.unchanged} unchanged, {len(report.rejected)} rows not used, "
+               f"{len(report.left)} marked as left, {len(report.returned)} back on roll")
+    for line, reason in report.rejected:
+        click.echo(f"  line {line}: {reason}", err=True)
+    if report.left:
+        click.echo("  left: " + ", ".join(report.left))
 
 
 # --- eval command ---

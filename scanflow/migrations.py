@@ -226,3 +226,111 @@ def _m002() -> str:
     ALTER TABLE pieces ADD COLUMN reviewed_by TEXT;
     ALTER TABLE pieces ADD COLUMN reviewed_at TEXT;
     """
+
+
+# Reserved numbers while work is in flight: 3 review accounts, 4 scores, 5 cover sheets.
+
+
+@migration(3, "review accounts, sessions and drafts")
+def _m003() -> str:
+    return """
+    -- People who may use the review web app beyond this computer. Roles: office (assign
+    -- pages), teacher (review their classes), lead (everything).
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT,
+        role TEXT NOT NULL CHECK (role IN ('office', 'teacher', 'lead')),
+        password_hash TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER,
+        last_login_at TEXT,
+        disabled_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE user_classes (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        class_name TEXT NOT NULL,
+        PRIMARY KEY (user_id, class_name)
+    );
+    -- Server-side sessions, so that logging out or removing an account ends them at once.
+    -- Only a hash of the cookie's token is stored: a copy of the database opens no session.
+    CREATE TABLE review_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+    );
+    CREATE INDEX idx_review_sessions_user ON review_sessions(user_id);
+    -- A teacher's corrections between two saves: every line saved as they type, so a closed
+    -- tab or a power cut loses nothing; saving turns the draft into a transcription version.
+    CREATE TABLE review_drafts (
+        piece_id INTEGER NOT NULL REFERENCES pieces(id) ON DELETE CASCADE,
+        author TEXT NOT NULL,
+        based_on INTEGER NOT NULL,
+        rev INTEGER NOT NULL,
+        lines TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (piece_id, author)
+    );
+    -- Set when a person turns a page after it was read: its text came from the old
+    -- orientation and should be read again.
+    ALTER TABLE pages ADD COLUMN ocr_stale INTEGER NOT NULL DEFAULT 0;
+    -- The review queue filters and sorts pieces by class and pupil.
+    CREATE INDEX idx_pupils_class ON pupils(class_name, surname, first_name);
+    CREATE INDEX idx_pieces_pupil ON pieces(pupil_id);
+    CREATE INDEX idx_pieces_half_term ON pieces(half_term, genre);
+    """
+
+
+@migration(5, "cover sheets and rescan versions")
+def _m005() -> str:
+    return """
+    -- What scanflow.codes found on a page (JSON: status, kind, code, attempt, angle), or
+    -- NULL for a page with no code. Cover pages have status 'cover' and position 0 in
+    -- their piece. An interrupted ingest resumes a file from the last stored code.
+    ALTER TABLE pages ADD COLUMN code TEXT;
+    -- A rescan of a piece is a new version; the teacher keeps one and discards the others
+    -- (status 'discarded'). Discarding is reversible: the status it had is kept here.
+    ALTER TABLE pieces ADD COLUMN discarded_at TEXT;
+    ALTER TABLE pieces ADD COLUMN discarded_by TEXT;
+    ALTER TABLE pieces ADD COLUMN status_before_discard TEXT;
+    CREATE INDEX idx_pieces_key ON pieces(pupil_id, half_term, genre, version);
+    """
+
+
+@migration(4, "scores")
+def _m004() -> str:
+    return """
+    -- A teacher's level for one criterion of one piece. Never updated: a changed level is
+    -- a new row naming the row it replaces (supersedes), so every earlier score stays.
+    -- Each row carries what it was scored against: the suggestion and evidence shown
+    -- (JSON), the transcription version, the rubric's id, version and content hash, and
+    -- the descriptor text of the level given, so editing the rubric file later changes
+    -- no past score.
+    CREATE TABLE scores (
+        id INTEGER PRIMARY KEY,
+        piece_id INTEGER NOT NULL REFERENCES pieces(id) ON DELETE CASCADE,
+        criterion_id TEXT NOT NULL,
+        criterion_name TEXT NOT NULL,
+        level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+        level_descriptor TEXT,
+        scorer TEXT NOT NULL,
+        scored_at TEXT NOT NULL,
+        note TEXT,
+        suggested_level INTEGER CHECK (suggested_level BETWEEN 1 AND 5),
+        suggestion_confidence TEXT NOT NULL,
+        suggestion TEXT,
+        band_id TEXT NOT NULL,
+        year_group INTEGER NOT NULL,
+        rubric_id TEXT NOT NULL,
+        rubric_version TEXT NOT NULL,
+        rubric_hash TEXT NOT NULL,
+        transcription_version INTEGER NOT NULL,
+        suggester_version TEXT NOT NULL,
+        supersedes INTEGER REFERENCES scores(id)
+    );
+    CREATE INDEX idx_scores_piece ON scores(piece_id, criterion_id, id);
+    """

@@ -1,0 +1,833 @@
+"""The review web app: queue, piece correction, history, unassigned pages (Flask).
+
+Pages are rendered on the server; one small script of our own (``static/review.js``)
+adds the keyboard flow. Every view is a thin layer over :mod:`scanflow.review.editing`,
+:mod:`~scanflow.review.queue`, :mod:`~scanflow.review.pageimages`,
+:mod:`scanflow.transcription` and :mod:`scanflow.pieces`.
+
+Security, in one place (see :func:`create_app`):
+
+* **who**: with ``require_login`` every request needs a live session (accounts in the
+  archive, :mod:`scanflow.review.accounts`); without it the app serves only loopback
+  addresses (the ``Host`` header is checked, which also stops DNS-rebinding pages) and
+  the person at the computer works as the OS user, with the lead role;
+* **what**: teachers see and change only pieces of their own classes; office staff the
+  unassigned pages; leads everything;
+* **forms**: every POST carries a CSRF token bound to the session (form field or
+  ``X-CSRF-Token`` header), and a cross-site ``Origin`` is refused;
+* **files**: pictures are looked up by page id and opened through ``Archive.image``;
+  no URL ever names a file, so nothing outside the archive's image store can be served;
+* **headers**: a CSP with no inline script or style, ``X-Frame-Options: DENY``,
+  ``nosniff``, ``Referrer-Policy: same-origin``, and ``no-store`` on pupil pages.
+
+>>> app = create_app("scanflow-archive")                   # doctest: +SKIP
+>>> app.test_client().get("/queue").status_code            # doctest: +SKIP
+200
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from flask import (Flask, abort, flash, g, jsonify, redirect, render_template, request,
+                   send_file, session, url_for)
+
+from scanflow import transcription as T
+from scanflow.archive import Archive, current_user, open_archive
+from scanflow.errors import ScanflowError, UsageError
+from scanflow.review import accounts, editing, pageimages, queue
+from scanflow.review.accounts import User
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+SECRET_SETTING = "review.secret_key"
+
+
+class Forbidden(ScanflowError):
+    """The signed-in person's role or classes do not cover what they asked for."""
+
+
+class NotFound(UsageError):
+    pass
+
+
+# --- the app --------------------------------------------------------------------------
+
+
+def create_app(archive_path: str | Path, *, require_login: bool = False,
+               testing: bool = False, local_name: str | None = None) -> Flask:
+    """The review app for the archive at ``archive_path``.
+
+    ``require_login``: every request needs an account (always, when served beyond this
+    computer). Without it the app answers only on loopback, as ``local_name`` (default:
+    the OS user) with the lead role.
+    """
+    archive_path = Path(archive_path)
+    first = open_archive(archive_path)  # fails now, with the hint, if there is no archive
+    try:
+        secret = first.setting(SECRET_SETTING)
+        if not secret:
+            secret = secrets.token_hex(32)
+            first.set_setting(SECRET_SETTING, secret)
+    finally:
+        first.close()
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret,
+        TESTING=testing,
+        # Cookies are per host, not per port: name ours after the archive so that two
+        # archives served on one computer do not log each other out.
+        SESSION_COOKIE_NAME="scanflow_" + hashlib.sha256(secret.encode()).hexdigest()[:10],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=accounts.IDLE_SECONDS),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.extensions["scanflow"] = {
+        "archive_path": archive_path,
+        "require_login": require_login,
+        "local_name": local_name or current_user(),
+        "connections": threading.local(),
+        "rubrics": {},
+    }
+    app.jinja_env.globals.update(csrf_token=_csrf_token, reminder=REMINDER)
+    app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0f}%"
+
+    app.before_request(_before)
+    app.after_request(_security_headers)
+    app.teardown_request(_teardown)
+    app.register_error_handler(ScanflowError, _scanflow_error)
+    app.register_error_handler(500, _unexpected)
+    app.register_error_handler(413, lambda e: _error_page(
+        "That request is too large.", "Save fewer lines at once, or reload the page.", 413))
+    _routes(app)
+    return app
+
+
+REMINDER = "Type exactly what the child wrote — keep their spelling and punctuation."
+
+
+def _conf():
+    from flask import current_app
+
+    return current_app.extensions["scanflow"]
+
+
+def get_archive() -> Archive:
+    """This thread's connection to the archive (SQLite WAL: ingest can run meanwhile)."""
+    if "archive" not in g:
+        local = _conf()["connections"]
+        archive = getattr(local, "archive", None)
+        if archive is None:
+            archive = local.archive = open_archive(_conf()["archive_path"])
+        g.archive = archive
+    return g.archive
+
+
+def _teardown(exc) -> None:
+    archive = g.pop("archive", None)
+    if archive is not None and archive.db.conn.in_transaction:
+        archive.db.conn.execute("ROLLBACK")  # never leave a lock behind a failed request
+
+
+# --- who is asking --------------------------------------------------------------------
+
+_OPEN_ENDPOINTS = {"static", "login"}
+
+
+def _before():
+    conf = _conf()
+    if not conf["require_login"]:
+        host = (request.host or "").rsplit(":", 1)[0] if not request.host.startswith("[") \
+            else request.host.split("]")[0] + "]"
+        if host not in LOOPBACK_HOSTS:
+            return _error_page(
+                "This scanflow server only answers on this computer.",
+                "To use it from other computers, restart it with --host and log in with an "
+                "account (scanflow user add NAME --role lead).", 403)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        problem = _csrf_problem()
+        if problem:
+            if _wants_json():
+                return jsonify(error=problem), 400
+            return _error_page(problem, "Reload the page and try again.", 400)
+    if conf["require_login"]:
+        g.user = accounts.session_user(get_archive(), session.get("sid"))
+        if g.user is None and request.endpoint not in _OPEN_ENDPOINTS:
+            if _wants_json():
+                return jsonify(error="You are no longer logged in (the session ended). "
+                                     "Log in again in another tab, then try again; your text "
+                                     "is still on this page."), 401
+            return redirect(url_for("login", next=request.full_path.rstrip("?")))
+    else:
+        g.user = accounts.local_user(conf["local_name"])
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _csrf_problem() -> str | None:
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        expected = f"{request.scheme}://{request.host}"
+        if origin.rstrip("/") != expected:
+            return "This request came from another website and was refused."
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    token = session.get("csrf") or ""
+    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+        return "This form has expired (or came from another page) and was not saved."
+    return None
+
+
+def _security_headers(resp):
+    h = resp.headers
+    h.setdefault("Content-Security-Policy",
+                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+                 "data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                 "frame-ancestors 'none'")
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if resp.mimetype in ("text/html", "application/json"):
+        h["Cache-Control"] = "no-store"  # pupils' work must not linger in shared caches
+    return resp
+
+
+def _scanflow_error(exc: ScanflowError):
+    status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else \
+        409 if isinstance(exc, (T.EditConflict, editing.DraftChanged)) else 400
+    if _wants_json():
+        return jsonify(error=str(exc), conflict=isinstance(exc, T.EditConflict)), status
+    return _error_page(exc.message, exc.hint, status)
+
+
+def _unexpected(exc):
+    # A bug: say so plainly, keep the details in the server's log, never in the page.
+    logging.getLogger(__name__).error("unexpected error on %s %s", request.method,
+                                      request.path, exc_info=getattr(exc, "original_exception",
+                                                                     exc))
+    message = ("Something went wrong inside scanflow (a bug), so this was not done. "
+               "Lines you saved before are kept in your draft.")
+    hint = "Try again; if it happens again, tell your scanflow lead what you were doing."
+    if _wants_json():
+        return jsonify(error=f"{message} {hint}"), 500
+    return _error_page(message, hint, 500)
+
+
+def _error_page(message: str, hint: str = "", status: int = 400):
+    return render_template("error.html", message=message, hint=hint,
+                           user=g.get("user")), status
+
+
+def user() -> User:
+    return g.user
+
+
+def require(check: str):
+    """Route decorator: the signed-in person needs a capability (review or assign)."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            u = user()
+            if check == "review" and not u.can_review:
+                raise Forbidden(f"Your account ({u.username}, {u.role}) can assign pages but "
+                                "not review pieces.", hint="Ask a teacher or your scanflow lead.")
+            if check == "assign" and not u.can_assign:
+                raise Forbidden(f"Your account ({u.username}, {u.role}) reviews pieces but "
+                                "does not assign pages.",
+                                hint="The office or your scanflow lead assigns pages.")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def _piece(piece_id: int):
+    """The piece, if this person may review it (else a clear refusal)."""
+    from scanflow.pieces import get_piece
+
+    archive = get_archive()
+    try:
+        piece = get_piece(archive, piece_id)
+    except UsageError:
+        raise NotFound(f"There is no piece {piece_id}.",
+                       hint="Go back to the queue and pick one from the list.") from None
+    u = user()
+    if not u.can_review_class(piece.class_name):
+        raise Forbidden(f"Piece {piece_id} is by a pupil in class {piece.class_name or '-'}, "
+                        f"which is not one of your classes ({', '.join(u.classes) or 'none'}).",
+                        hint="Ask your scanflow lead to add the class to your account.")
+    return piece
+
+
+def _queue_filter(args) -> queue.QueueFilter:
+    u = user()
+    status = args.get("status") or "awaiting_review"
+    if status not in queue.STATUSES:
+        status = "awaiting_review"
+    return queue.QueueFilter(
+        class_name=args.get("class") or None, half_term=args.get("half_term") or None,
+        genre=args.get("genre") or None, status=status, search=args.get("q") or None,
+        allowed_classes=None if u.role == "lead" else tuple(u.classes))
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise UsageError("The browser sent a request scanflow could not read.",
+                         hint="Reload the page and try again.")
+    return data
+
+
+def _int(data: dict, key: str, default: int | None = None) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"The browser sent a request without a valid '{key}'.",
+                             hint="Reload the page and try again.") from None
+    return value
+
+
+# --- routes ---------------------------------------------------------------------------
+
+
+def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
+
+    @app.get("/")
+    def home():
+        if user().can_review:
+            return redirect(url_for("queue_view"))
+        return redirect(url_for("unassigned_view"))
+
+    # -- login ---------------------------------------------------------------------------
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        if not _conf()["require_login"]:
+            return redirect(url_for("home"))
+        error = None
+        username = ""
+        if request.method == "POST":
+            username = request.form.get("username", "")
+            try:
+                u = accounts.authenticate(get_archive(), username,
+                                          request.form.get("password", ""))
+            except accounts.LoginFailed as exc:
+                error = str(exc)
+            else:
+                old = session.get("sid")
+                accounts.end_session(get_archive(), old)
+                session.clear()  # a fresh session (and CSRF token) at every login
+                session.permanent = True
+                session["sid"] = accounts.start_session(get_archive(), u)
+                return redirect(_safe_next(request.args.get("next")))
+        return render_template("login.html", error=error, username=username,
+                               user=None), (401 if error else 200)
+
+    @app.post("/logout")
+    def logout():
+        accounts.end_session(get_archive(), session.get("sid"))
+        session.clear()
+        if _conf()["require_login"]:
+            return redirect(url_for("login"))
+        return redirect(url_for("home"))
+
+    # -- queue ---------------------------------------------------------------------------
+
+    @app.get("/queue")
+    @require("review")
+    def queue_view():
+        filt = _queue_filter(request.args)
+        page = request.args.get("page", "1")
+        result = queue.queue_page(get_archive(), filt, int(page) if page.isdigit() else 1)
+        session["queue"] = filt.as_query()
+        choices = queue.filter_choices(get_archive(), filt.allowed_classes)
+        return render_template("queue.html", q=result, choices=choices, user=user(),
+                               query=filt.as_query(), urlencode=urlencode)
+
+    # -- a piece -------------------------------------------------------------------------
+
+    @app.get("/piece/<int:piece_id>")
+    @require("review")
+    def piece_view(piece_id: int):
+        return _render_piece(piece_id)
+
+    @app.post("/piece/<int:piece_id>/save")
+    @require("review")
+    def piece_save(piece_id: int):
+        """The form save (works without JavaScript): every line box at once."""
+        _piece(piece_id)
+        archive, author = get_archive(), user().username
+        texts = request.form.getlist("line")
+        based_on = _int(request.form, "based_on")
+        rev = _int(request.form, "rev", 0)
+        keep_mine = request.form.get("keep_mine") == "1"
+        try:
+            editing.save_lines(archive, piece_id, author, based_on=based_on, rev=rev,
+                               texts=texts)
+            result = editing.commit_draft(archive, piece_id, author, keep_mine=keep_mine)
+        except (T.EditConflict, editing.DraftChanged) as exc:
+            return _render_piece(piece_id, error=str(exc), texts=texts, status=409)
+        flash(f"Saved as version {result.number}: {result.note}." if result.number
+              else "Nothing to save: the text is as it was.")
+        if request.form.get("then") == "review":
+            return _mark_reviewed_and_next(piece_id)
+        return redirect(url_for("piece_view", piece_id=piece_id))
+
+    @app.post("/piece/<int:piece_id>/review")
+    @require("review")
+    def piece_review(piece_id: int):
+        _piece(piece_id)
+        try:
+            editing.commit_draft(get_archive(), piece_id, user().username)
+        except T.EditConflict as exc:
+            return _render_piece(piece_id, error=str(exc), status=409)
+        return _mark_reviewed_and_next(piece_id)
+
+    @app.post("/piece/<int:piece_id>/reopen")
+    @require("review")
+    def piece_reopen(piece_id: int):
+        _piece(piece_id)
+        T.reopen(get_archive(), piece_id, actor=user().username)
+        flash("Reopened: the piece is back in the review queue.")
+        return redirect(url_for("piece_view", piece_id=piece_id))
+
+    @app.post("/piece/<int:piece_id>/discard-draft")
+    @require("review")
+    def piece_discard_draft(piece_id: int):
+        _piece(piece_id)
+        editing.discard_draft(get_archive(), piece_id, user().username)
+        flash("Your unsaved changes were discarded; this is the latest saved version.")
+        return redirect(url_for("piece_view", piece_id=piece_id))
+
+    @app.get("/piece/<int:piece_id>/history")
+    @require("review")
+    def piece_history(piece_id: int):
+        piece = _piece(piece_id)
+        archive = get_archive()
+        versions = T.history(archive, piece_id)
+        latest = versions[-1].number
+        show = request.args.get("v", str(latest))
+        number = int(show) if show.isdigit() and int(show) <= latest else latest
+        against = request.args.get("against", str(max(0, number - 1)))
+        other = int(against) if against.isdigit() and int(against) <= latest else max(0, number - 1)
+        diff = T.diff(versions[other], versions[number]) if number != other else []
+        return render_template("history.html", piece=piece, versions=versions, number=number,
+                               other=other, diff=diff, latest=latest, user=user())
+
+    @app.post("/piece/<int:piece_id>/restore/<int:number>")
+    @require("review")
+    def piece_restore(piece_id: int, number: int):
+        _piece(piece_id)
+        new = T.restore(get_archive(), piece_id, number, author=user().username)
+        flash(f"Version {number} is current again (saved as version {new}).")
+        return redirect(url_for("piece_view", piece_id=piece_id))
+
+    # -- scoring (issue 6: scanflow.scoring) ------------------------------------------------
+
+    @app.get("/piece/<int:piece_id>/scoring")
+    @require("review")
+    def piece_scoring(piece_id: int):
+        """Suggestions with evidence and level pickers; a fragment for the piece screen."""
+        piece = _piece(piece_id)
+        panel = _scoring_details(piece_id, user().username)
+        template = "scoring.html" if request.args.get("fragment") else "scoring_page.html"
+        return render_template(template, piece=piece, s=panel, user=user())
+
+    @app.post("/piece/<int:piece_id>/scoring")
+    @require("review")
+    def piece_score(piece_id: int):
+        from scanflow import scoring
+
+        _piece(piece_id)
+        if not get_archive().db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                        "AND name = 'scores'").fetchone():
+            raise UsageError("Levels cannot be recorded yet: this archive has no scores table.",
+                             hint="Upgrade scanflow (bash setup.sh), then open the piece again.")
+        criterion = request.form.get("criterion", "")
+        level = request.form.get("level", "")
+        if not level.isdigit():
+            raise UsageError("Choose a level (1 to 5) before confirming.",
+                             hint="Pick one of the descriptors, then press Confirm.")
+        score = scoring.confirm_level(get_archive(), piece_id, criterion, int(level),
+                                      scorer=user().username)
+        flash(f"{score.criterion_name}: level {score.level} recorded.")
+        return redirect(url_for("piece_view", piece_id=piece_id, scoring=1) + "#scoring")
+
+    # -- the editor's JSON calls -----------------------------------------------------------
+
+    def _draft_call(piece_id: int, op):
+        _piece(piece_id)
+        data = _json_body()
+        archive, author = get_archive(), user().username
+        based_on, rev = _int(data, "based_on"), _int(data, "rev", 0)
+        draft = op(archive, author, data, based_on, rev)
+        body = {"rev": draft.rev, "saved_at": draft.updated_at,
+                "conflict": editing.conflict_message(archive, piece_id, draft.based_on)}
+        if data.get("want_lines"):
+            body["lines"] = _lines_json(archive, piece_id, draft.lines)
+        return jsonify(body)
+
+    @app.post("/api/piece/<int:piece_id>/line")
+    @require("review")
+    def api_line(piece_id: int):
+        return _draft_call(piece_id, lambda a, who, d, b, r: editing.save_line(
+            a, piece_id, who, based_on=b, rev=r, index=_int(d, "index"),
+            text=str(d.get("text", ""))))
+
+    @app.post("/api/piece/<int:piece_id>/split")
+    @require("review")
+    def api_split(piece_id: int):
+        return _draft_call(piece_id, lambda a, who, d, b, r: editing.split_line(
+            a, piece_id, who, based_on=b, rev=r, index=_int(d, "index"), at=_int(d, "at"),
+            text=d.get("text")))
+
+    @app.post("/api/piece/<int:piece_id>/merge")
+    @require("review")
+    def api_merge(piece_id: int):
+        texts = None
+
+        def op(a, who, d, b, r):
+            nonlocal texts
+            if isinstance(d.get("texts"), list) and len(d["texts"]) == 2:
+                texts = (str(d["texts"][0]), str(d["texts"][1]))
+            return editing.merge_lines(a, piece_id, who, based_on=b, rev=r,
+                                       index=_int(d, "index"), texts=texts)
+
+        return _draft_call(piece_id, op)
+
+    @app.post("/api/piece/<int:piece_id>/insert")
+    @require("review")
+    def api_insert(piece_id: int):
+        return _draft_call(piece_id, lambda a, who, d, b, r: editing.insert_line(
+            a, piece_id, who, based_on=b, rev=r, index=_int(d, "index")))
+
+    @app.post("/api/piece/<int:piece_id>/delete")
+    @require("review")
+    def api_delete(piece_id: int):
+        return _draft_call(piece_id, lambda a, who, d, b, r: editing.delete_line(
+            a, piece_id, who, based_on=b, rev=r, index=_int(d, "index")))
+
+    @app.post("/api/piece/<int:piece_id>/save")
+    @require("review")
+    def api_save(piece_id: int):
+        _piece(piece_id)
+        data = request.get_json(silent=True) or {}
+        result = editing.commit_draft(get_archive(), piece_id, user().username,
+                                      keep_mine=bool(data.get("keep_mine")))
+        return jsonify(number=result.number, note=result.note,
+                       based_on=T.latest_number(get_archive(), piece_id))
+
+    # -- pictures ------------------------------------------------------------------------
+
+    @app.get("/page/<int:page_id>/<kind>.jpg")
+    def page_picture(page_id: int, kind: str):
+        _may_see_page(page_id)
+        if kind not in pageimages.SIZES:
+            abort(404)
+        path = pageimages.derived_image(get_archive(), page_id, kind)
+        return _picture(send_file(path, mimetype="image/jpeg", conditional=True))
+
+    @app.get("/page/<int:page_id>/full.png")
+    def page_full(page_id: int):
+        _may_see_page(page_id)
+        rel = get_archive().db.execute("SELECT image_path FROM pages WHERE id = ?",
+                                       [page_id]).fetchone()[0]
+        if not rel:
+            raise NotFound(f"Page {page_id} has no stored image.",
+                           hint="Rescan the page and ingest it again.")
+        path = get_archive().image(rel)  # refuses anything outside the image store
+        if not path.is_file():
+            raise NotFound(f"The image of page {page_id} is missing from the archive.",
+                           hint="Restore the archive's images/ folder from a backup.")
+        return _picture(send_file(path, mimetype="image/png", conditional=True))
+
+    def _picture(resp):
+        # The URL carries the image's fingerprint (?v=), so the browser may keep it.
+        resp.headers["Cache-Control"] = "private, max-age=86400" if request.args.get("v") \
+            else "private, no-cache"
+        return resp
+
+    def _may_see_page(page_id: int) -> None:
+        row = get_archive().db.execute(
+            "SELECT pages.piece_id, pupils.class_name FROM pages LEFT JOIN pieces ON "
+            "pieces.id = pages.piece_id LEFT JOIN pupils ON pupils.pupil_id = pieces.pupil_id "
+            "WHERE pages.id = ?", [page_id]).fetchone()
+        if row is None:
+            raise NotFound(f"There is no page {page_id}.")
+        u = user()
+        allowed = u.can_assign if row[0] is None else u.can_review_class(row[1])
+        if not allowed:
+            raise Forbidden(f"Your account may not see page {page_id}.",
+                            hint="Ask your scanflow lead if you need it.")
+
+    # -- unassigned pages ----------------------------------------------------------------
+
+    @app.get("/unassigned")
+    @require("assign")
+    def unassigned_view():
+        from scanflow.pieces import list_unassigned
+        from scanflow.roster import list_pupils
+
+        archive = get_archive()
+        pages = list_unassigned(archive)
+        extra = {}
+        if pages:
+            marks = ",".join("?" * len(pages))
+            for pid, stale, text, w, h in archive.db.execute(
+                    f"SELECT id, ocr_stale, COALESCE(ocr_text, ''), width, height FROM pages "
+                    f"WHERE id IN ({marks})", [p.id for p in pages]):
+                extra[pid] = {"stale": bool(stale), "text": text, "width": w, "height": h}
+        keys = {p.id: pageimages.image_key(archive, p.image_path) if p.image_path else ""
+                for p in pages}
+        pupils = [p for p in list_pupils(archive) if not p.left_on]
+        genres = [r[0] for r in archive.db.execute("SELECT name FROM genres ORDER BY name")]
+        return render_template("unassigned.html", pages=pages, extra=extra, keys=keys,
+                               pupils=pupils, genres=genres, user=user())
+
+    @app.post("/unassigned/<int:page_id>/assign")
+    @require("assign")
+    def unassigned_assign(page_id: int):
+        from scanflow.pieces import assign_pages
+
+        archive = get_archive()
+        pupil_id = _resolve_pupil(archive, request.form.get("pupil", ""))
+        piece_id = assign_pages(archive, [page_id], pupil_id,
+                                half_term=request.form.get("half_term") or None,
+                                genre=request.form.get("genre") or None,
+                                actor=user().username)
+        flash(f"Page {page_id} is now in piece {piece_id}.")
+        return redirect(url_for("unassigned_view"))
+
+    @app.post("/unassigned/<int:page_id>/discard")
+    @require("assign")
+    def unassigned_discard(page_id: int):
+        from scanflow.pieces import discard_pages
+
+        discard_pages(get_archive(), [page_id], actor=user().username)
+        flash(f"Page {page_id} was taken off the list (it stays in the archive, discarded).")
+        return redirect(url_for("unassigned_view"))
+
+    @app.post("/unassigned/<int:page_id>/rotate")
+    @require("assign")
+    def unassigned_rotate(page_id: int):
+        turns = 3 if request.form.get("direction") == "left" else 1
+        pageimages.rotate_page(get_archive(), page_id, turns, actor=user().username)
+        flash(f"Page {page_id} turned {'left' if turns == 3 else 'right'}. Its text was read "
+              "the other way up: press “Read again” when it is upright.")
+        return redirect(url_for("unassigned_view") + f"#page-{page_id}")
+
+    @app.post("/unassigned/<int:page_id>/read-again")
+    @require("assign")
+    def unassigned_read_again(page_id: int):
+        n = pageimages.read_again(get_archive(), page_id, actor=user().username)
+        flash(f"Page {page_id} was read again: {n} line(s).")
+        return redirect(url_for("unassigned_view") + f"#page-{page_id}")
+
+
+def _resolve_pupil(archive: Archive, text: str) -> str:
+    """A pupil id from what was typed or picked: an id, or a name that is unique."""
+    from scanflow.roster import get_pupil
+
+    text = text.strip()
+    if not text:
+        raise UsageError("Choose a pupil first.", hint="Type part of their name or id and pick "
+                                                      "them from the list.")
+    ident = text.split()[0]
+    if get_pupil(archive, ident, required=False):
+        return ident
+    rows = archive.db.execute(
+        "SELECT pupil_id FROM pupils WHERE left_on IS NULL AND (lower(COALESCE(preferred_name, "
+        "first_name) || ' ' || surname) = lower(?) OR lower(first_name || ' ' || surname) = "
+        "lower(?))", [text, text]).fetchall()
+    if len(rows) == 1:
+        return rows[0][0]
+    if len(rows) > 1:
+        raise UsageError(f"More than one pupil is called '{text}'.",
+                         hint="Pick the right one from the list (it shows their class and id).")
+    raise UsageError(f"No pupil matches '{text}'.",
+                     hint="Type part of their name or id and pick them from the list; import "
+                          "the class list first if they are missing.")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: an attacker's link must not bounce a login elsewhere.
+    if not target or not target.startswith("/") or target.startswith("//") \
+            or urlsplit(target).netloc:
+        return url_for("home")
+    return target
+
+
+def _mark_reviewed_and_next(piece_id: int):
+    archive = get_archive()
+    T.mark_reviewed(archive, piece_id, reviewer=user().username)
+    args = session.get("queue") or {}
+    filt = _queue_filter(args)
+    nxt = queue.next_piece(archive, filt, piece_id)
+    if nxt is None:
+        flash(f"Piece {piece_id} marked reviewed. Nothing else is waiting in this queue.")
+        return redirect(url_for("queue_view", **filt.as_query()))
+    flash(f"Piece {piece_id} marked reviewed. This is the next one.")
+    return redirect(url_for("piece_view", piece_id=nxt))
+
+
+# --- the piece screen -----------------------------------------------------------------
+
+
+def _lines_json(archive: Archive, piece_id: int, lines: list[T.TLine],
+                flags: dict | None = None) -> list[dict]:
+    if flags is None:
+        flags = editing.low_confidence_words(archive, piece_id)
+    out = []
+    for line in lines:
+        d = asdict(line)
+        # Marks stay until a person has read the line against the page.
+        d["flags"] = flags.get(line.ocr_line_id, []) if line.confidence is not None else []
+        out.append(d)
+    return out
+
+
+def _render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | None = None,
+                  status: int = 200):
+    piece = _piece(piece_id)
+    archive = get_archive()
+    author = user().username
+    draft = editing.get_draft(archive, piece_id, author)
+    latest = T.latest_number(archive, piece_id)
+    if draft is not None:
+        lines, based_on, rev = draft.lines, draft.based_on, draft.rev
+    else:
+        lines, based_on, rev = T.get_version(archive, piece_id, latest).lines, latest, 0
+    conflict = error or editing.conflict_message(archive, piece_id, based_on)
+    line_data = _lines_json(archive, piece_id, lines)
+    if texts is not None and len(texts) == len(line_data):
+        for d, text in zip(line_data, texts):  # what they typed, never lost to an error
+            d["text"] = text
+    pages = []
+    for pid, position, rel, w, h, skew in archive.db.execute(
+            "SELECT id, position, image_path, width, height, skew FROM pages WHERE piece_id = ? "
+            "AND status != 'discarded' ORDER BY position", [piece_id]):
+        v = pageimages.image_key(archive, rel) if rel else ""
+        pages.append({"id": pid, "position": position, "width": w, "height": h,
+                      "skew": skew or 0.0,
+                      "display": url_for("page_picture", page_id=pid, kind="display", v=v),
+                      "full": url_for("page_full", page_id=pid, v=v),
+                      "display_width": min(w or 0, pageimages.SIZES["display"])})
+    year = archive.db.execute("SELECT year_group FROM pupils WHERE pupil_id = ?",
+                              [piece.pupil_id]).fetchone()[0]
+    versions = archive.db.execute(
+        "SELECT number, author, created_at, note FROM transcription_versions WHERE piece_id = ? "
+        "ORDER BY number DESC LIMIT 1", [piece_id]).fetchone()
+    reviewed = archive.db.execute("SELECT reviewed_by, reviewed_at FROM pieces WHERE id = ?",
+                                  [piece_id]).fetchone()
+    data = {
+        "piece": piece_id, "based_on": based_on, "rev": rev, "has_draft": draft is not None,
+        "pages": pages, "lines": line_data, "csrf": _csrf_token(),
+        "urls": {op: url_for(f"api_{op}", piece_id=piece_id)
+                 for op in ("line", "split", "merge", "insert", "delete", "save")},
+        "conflict": conflict,
+    }
+    return render_template(
+        "piece.html", piece=piece, data=data, lines=line_data, pages=pages, draft=draft,
+        based_on=based_on, rev=rev, latest=latest, last_version=versions, reviewed=reviewed,
+        conflict=conflict, scoring=_scoring_panel(piece, year), year=year, user=user(),
+        queue_query=session.get("queue") or {},
+    ), status
+
+
+def _scoring_details(piece_id: int, author: str) -> dict:
+    """What the scoring panel shows: suggestions, evidence, confirmed levels, pickers."""
+    try:
+        from scanflow import scoring
+    except ImportError:
+        return {"error": "Scoring is not available in this version of scanflow."}
+    archive = get_archive()
+    try:
+        result = scoring.suggest_for_piece(archive, piece_id)
+    except ScanflowError as exc:
+        return {"error": str(exc)}
+    has_table = archive.db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scores'").fetchone()
+    current = scoring.piece_scores(archive, piece_id).current if has_table else {}
+    from scanflow.rubric import band_for_year
+
+    rubric, error = _rubric_for(piece_genre(archive, piece_id))
+    if error:
+        return {"error": error}
+    band = band_for_year(rubric, result.year_group)
+    return {"result": result, "current": current, "can_record": bool(has_table),
+            "band": band, "rubric": rubric,
+            "has_draft": editing.get_draft(archive, piece_id, author) is not None}
+
+
+def piece_genre(archive: Archive, piece_id: int) -> str:
+    return archive.db.execute("SELECT genre FROM pieces WHERE id = ?", [piece_id]).fetchone()[0]
+
+
+def _rubric_for(genre: str):
+    """``(rubric, None)`` or ``(None, why not)`` for a genre, cached per app.
+
+    Parsing the YAML files takes far longer than the rest of a page: each genre's rubric
+    (or the reason there is none) is kept until a file in the rubric folder changes.
+    """
+    from scanflow.rubric import default_rubric_dir, load_rubric_for_genre
+
+    cache = _conf()["rubrics"]
+    directory = default_rubric_dir()
+    key = (str(directory), genre)
+    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns)
+                         for p in Path(directory).glob("*.y*ml"))) if directory.is_dir() else ()
+    if key not in cache or cache[key][0] != stamp:
+        try:
+            cache[key] = (stamp, load_rubric_for_genre(directory, genre), None)
+        except ScanflowError as exc:
+            cache[key] = (stamp, None, str(exc))
+    return cache[key][1], cache[key][2]
+
+
+def _scoring_panel(piece, year_group: int | None) -> dict:
+    """The rubric criteria for the pupil's year, read-only.
+
+    SCORING PANEL — issue 6 (scanflow/scoring.py) adds level pickers and suggestions here;
+    until a scoring API exists the panel shows the criteria and level descriptors only.
+    """
+    from scanflow.rubric import band_for_year
+
+    if year_group is None:
+        return {"error": "This pupil has no year group in the roster, so no rubric band "
+                         "can be chosen. Import the class list with year groups."}
+    rubric, error = _rubric_for(piece.genre)
+    if error:
+        return {"error": error}
+    try:
+        band = band_for_year(rubric, year_group)
+    except ScanflowError as exc:
+        return {"error": str(exc)}
+    return {"rubric": rubric, "band": band}

@@ -1,0 +1,301 @@
+"""End-to-end: the review app in real headless Chromium, driven by Playwright.
+
+The server is the real one (waitress, in a thread, on a free loopback port); the browser
+is Debian's /usr/bin/chromium. The piece screen's screenshot is written to
+tests/artifacts/review-piece.png.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from review_helpers import add_page, add_piece
+from scanflow import transcription as T
+from scanflow.review import accounts as A
+from scanflow.review.server import make_server, url_of
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - reported by the skip below
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(sync_playwright is None,
+                       reason="playwright is not installed (pip install playwright; never "
+                              "'playwright install': the tests use Debian's chromium)"),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is missing (apt-get install -y chromium)"),
+]
+
+PW = "correct horse battery"
+# What the child wrote, and what the "recogniser" made of it: a wrong word, one written line
+# cut in two, two written lines read as one, an invented line, and a missed last line.
+TRUTH = ["Once upon a time ther was", "a dragon caled Spark.", "He livd in a cave",
+         "and he was sad.", "The end"]
+OCR = ["Once upon a tine ther was", ("a dragon caled", (1, 0, 14)), ("Spark.", (1, 15, 21)),
+       ("He livd in a cave and he was sad.", (2, 3)), ("~~~", 5)]
+
+
+@pytest.fixture
+def browser():
+    # launch() starts Chromium with a fresh temporary profile (its own --user-data-dir),
+    # and every new_context() is a separate cookie jar: two people at two computers.
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _serve(archive, require_login=False):
+    server = make_server(archive.path, "127.0.0.1", 0, require_login=require_login, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return server, url_of(server).rstrip("/")
+
+
+@pytest.fixture
+def school(archive):
+    ids = {
+        "ava": add_piece(archive, "A100000000001", TRUTH, OCR, doubtful={"tine", "~~~"}),
+        "ben": add_piece(archive, "A100000000002", ["The cat sat on the mat"],
+                         ["The cat sal on the mat"]),
+        "loose": add_page(archive, ["I went to the park"], ["I went to tho park"], name="loose"),
+    }
+    return archive, ids
+
+
+@pytest.fixture
+def local_server(school):
+    archive, ids = school
+    server, base = _serve(archive)
+    yield archive, ids, base
+    server.close()
+
+
+def _page(browser, errors):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Script errors only: a 401 or 409 answer the test provokes is logged as a failed load.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+            and not m.text.startswith("Failed to load resource") else None)
+    return page
+
+
+def _line(page, i):
+    return page.locator("#lines input").nth(i)
+
+
+def _current_index(page) -> int:
+    return page.evaluate("document.activeElement.closest('.line') ? "
+                         "Number(document.activeElement.closest('.line').dataset.index) : -1")
+
+
+def test_keyboard_only_correction_save_reload_review(browser, local_server):
+    archive, ids, base = local_server
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(base + "/queue")
+    expect(page.locator(".progress-text")).to_contain_text("0 of 2 pieces reviewed")
+    page.get_by_role("link", name="Ava Smith").click()
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#reminder")).to_have_text(
+        "Type exactly what the child wrote — keep their spelling and punctuation.")
+    # The first line has focus, its box on the page is highlighted, its doubtful word marked.
+    assert _current_index(page) == 0
+    expect(page.locator(".box.current")).to_have_count(1)
+    expect(page.locator(".line").nth(0).locator(".mirror mark")).to_have_text("tine")
+    expect(page.locator(".line").nth(0).locator(".crop .wordflag")).to_have_count(1)
+    expect(page.locator(".crop .crop-page")).to_have_count(5)  # every line under its picture
+    assert page.locator("#page-img").evaluate("i => i.complete && i.naturalWidth") > 0
+
+    kb = page.keyboard
+    # Line 1: fix one word in place: Home, move to "tine", replace the "n" with "m".
+    kb.press("Home")
+    for _ in range(len("Once upon a ti")):
+        kb.press("ArrowRight")
+    kb.press("Delete")
+    kb.type("m")
+    kb.press("Enter")
+    assert _current_index(page) == 1
+    # Lines 2+3: "Spark." belongs on line 2: go down, Backspace at its start joins them.
+    kb.press("ArrowDown")
+    kb.press("Home")
+    kb.press("Backspace")
+    expect(page.locator("#lines input")).to_have_count(4)
+    expect(_line(page, 1)).to_have_value("a dragon caled Spark.")
+    kb.press("Enter")
+    # Line 3 holds two written lines: split after "cave".
+    kb.press("Home")
+    for _ in range(len("He livd in a cave ")):
+        kb.press("ArrowRight")
+    kb.press("Shift+Enter")
+    expect(page.locator("#lines input")).to_have_count(5)
+    expect(_line(page, 2)).to_have_value("He livd in a cave")
+    expect(_line(page, 3)).to_have_value("and he was sad.")
+    assert _current_index(page) == 3
+    kb.press("ArrowUp")
+    kb.press("Enter")  # line 3 read against the page: confirmed as it is
+    kb.press("Enter")  # line 4 likewise
+    # Line 5 was invented: empty it and Backspace removes it.
+    kb.press("Control+a")
+    kb.press("Delete")
+    kb.press("Backspace")
+    expect(page.locator("#lines input")).to_have_count(4)
+    # The last written line was missed: add a line below and type it.
+    kb.press("End")
+    kb.press("Control+Enter")
+    expect(page.locator("#lines input")).to_have_count(5)
+    kb.type("The end")
+    kb.press("Enter")
+    expect(page.locator("#review-button")).to_be_focused()
+    kb.press("Control+s")
+    expect(page.locator("#save-state")).to_contain_text("Saved as version 1")
+    assert errors == []
+    assert T.current_text(archive, ids["ava"]) == "\n".join(TRUTH)
+    assert T.get_version(archive, ids["ava"], 1).note == "corrected 5 lines"
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    assert [_line(page, i).input_value() for i in range(5)] == TRUTH
+    expect(page.locator("#version-label")).to_contain_text("Version 1")
+    expect(page.locator(".mirror mark")).to_have_count(0)  # every line read by a person
+    _line(page, 1).focus()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review-piece.png"))
+
+    # Mark reviewed from the keyboard: Enter through the last line lands on the button.
+    _line(page, 4).focus()
+    kb.press("Enter")
+    expect(page.locator("#review-button")).to_be_focused()
+    kb.press("Enter")
+    page.wait_for_url(f"{base}/piece/{ids['ben']}")
+    expect(page.locator(".flashes")).to_contain_text(f"Piece {ids['ava']} marked reviewed.")
+    assert archive.db.execute("SELECT status FROM pieces WHERE id = ?",
+                              [ids["ava"]]).fetchone()[0] == "reviewed"
+    page.goto(base + "/queue?status=all")
+    expect(page.locator(".progress-text")).to_contain_text("1 of 2 pieces reviewed")
+    assert errors == []
+
+
+def test_zoom_pan_and_the_image_follows_the_line(browser, archive):
+    lines = [f"Line number {n} of a long story" for n in range(15)]
+    piece = add_piece(archive, "A100000000001", lines)
+    server, base = _serve(archive)
+    try:
+        errors: list[str] = []
+        page = _page(browser, errors)
+        page.goto(f"{base}/piece/{piece}")
+        page.wait_for_selector("body[data-ready='1']")
+        width = page.locator("#stage").evaluate("s => s.offsetWidth")
+        for _ in range(4):
+            page.get_by_role("button", name="Zoom in").click()
+        expect(page.locator("#zoom-level")).to_have_text("244%")
+        assert page.locator("#stage").evaluate("s => s.offsetWidth") > 2.3 * width
+        # Going down the lines scrolls the zoomed page so the current line's box shows.
+        _line(page, 0).focus()
+        for _ in range(12):
+            page.keyboard.press("ArrowDown")
+        viewer = page.locator("#viewer")
+        expect(page.locator(".box.current")).to_have_attribute("data-index", "12")
+        page.wait_for_timeout(600)  # smooth scrolling
+        box = page.locator(".box.current").bounding_box()
+        view = viewer.bounding_box()
+        assert view["y"] <= box["y"] and box["y"] + box["height"] <= view["y"] + view["height"]
+        # Dragging the page pans it.
+        top = viewer.evaluate("v => v.scrollTop")
+        page.mouse.move(view["x"] + 200, view["y"] + 100)
+        page.mouse.down()
+        page.mouse.move(view["x"] + 150, view["y"] + 300, steps=5)
+        page.mouse.up()
+        assert viewer.evaluate("v => v.scrollTop") < top - 150
+        assert _current_index(page) == 12  # a drag is not a click on a line's box
+        page.get_by_role("button", name="Fit").click()
+        expect(page.locator("#zoom-level")).to_have_text("100%")
+        assert errors == []
+    finally:
+        server.close()
+
+
+def test_assign_an_unassigned_page(browser, local_server):
+    archive, ids, base = local_server
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(base + "/unassigned")
+    card = page.locator(f"#page-{ids['loose']}")
+    expect(card.locator("img")).to_have_js_property("complete", True)
+    assert card.locator("img").evaluate("i => i.naturalWidth") > 0
+    card.get_by_role("button", name="↻ Turn right").click()
+    expect(page.locator(f"#page-{ids['loose']}")).to_contain_text("Turned since it was read")
+    page.locator(f"#page-{ids['loose']} input[name='pupil']").fill("Ben Jones")
+    page.locator(f"#page-{ids['loose']}").get_by_role("button", name="Assign").click()
+    expect(page.locator(".flashes")).to_contain_text(f"Page {ids['loose']} is now in piece {ids['ben']}.")
+    expect(page.locator(".empty")).to_have_text("No pages are waiting for a pupil.")
+    assert archive.db.execute("SELECT piece_id FROM pages WHERE id = ?",
+                              [ids["loose"]]).fetchone()[0] == ids["ben"]
+    assert errors == []
+
+
+def test_login_required_and_a_conflicting_save(browser, school):
+    archive, ids = school
+    A.add_user(archive, "kim", "lead", PW)
+    A.add_user(archive, "lee", "teacher", PW, classes=["3A"])
+    server, base = _serve(archive, require_login=True)
+    try:
+        errors: list[str] = []
+        kim, lee = _page(browser, errors), _page(browser, errors)
+        for who, page in (("kim", kim), ("lee", lee)):
+            page.goto(f"{base}/piece/{ids['ava']}")
+            assert "/login" in page.url
+            page.fill("input[name=username]", who)
+            page.fill("input[name=password]", "wrong password")
+            page.get_by_role("button", name="Log in").click()
+            expect(page.locator(".alert")).to_contain_text("That name and password do not match")
+            page.fill("input[name=password]", PW)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{base}/piece/{ids['ava']}")
+            page.wait_for_selector("body[data-ready='1']")
+        # kim corrects line 1 and saves first.
+        _line(kim, 0).fill("Once upon a time ther was")
+        kim.keyboard.press("Enter")
+        kim.keyboard.press("Control+s")
+        expect(kim.locator("#save-state")).to_contain_text("Saved as version 1")
+        # lee, who opened version 0, types something else: the line goes to lee's draft...
+        _line(lee, 0).fill("Once upon a time there was")
+        lee.keyboard.press("Enter")
+        expect(lee.locator("#conflict")).to_be_visible()  # ...with an early warning
+        lee.keyboard.press("Control+s")
+        expect(lee.locator("#conflict-message")).to_contain_text(
+            f"Piece {ids['ava']} was saved by kim at ")
+        expect(lee.locator("#conflict-message")).to_contain_text("Your text was not saved.")
+        expect(_line(lee, 0)).to_have_value("Once upon a time there was")
+        assert T.current_lines(archive, ids["ava"])[0].text == "Once upon a time ther was"
+        lee.reload()
+        lee.wait_for_selector("body[data-ready='1']")
+        expect(_line(lee, 0)).to_have_value("Once upon a time there was")
+        expect(lee.locator("#conflict")).to_be_visible()
+        lee.get_by_role("button", name="Save my text as a new version").click()
+        expect(lee.locator("#save-state")).to_contain_text("Saved as version 2")
+        assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee"]
+        # The teacher cannot see other classes; logging out ends the session.
+        lee.goto(f"{base}/unassigned")
+        expect(lee.locator("h1")).to_contain_text("reviews pieces but does not assign pages")
+        lee.goto(f"{base}/queue")
+        lee.get_by_role("button", name="Log out").click()
+        lee.goto(f"{base}/queue")
+        assert "/login" in lee.url
+        assert errors == []
+    finally:
+        server.close()
