@@ -74,6 +74,13 @@ case "$mode" in
         --half-term 2026-27-autumn-1 --genre narrative
     say "The archive now holds"
     $sf status
+    cat <<NEXT
+
+Next: look at what was read and correct it beside the page images:
+    .venv/bin/scanflow serve --archive "$SCANFLOW_ARCHIVE"
+then open http://127.0.0.1:8000/ in a browser (Ctrl+C stops it).
+One sample page had no pupil in its name: it waits under "Unassigned pages".
+NEXT
     ;;
   test)
     say "Running the tests"
