@@ -16,7 +16,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         python3 python3-venv python3-pip \
         tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd \
-        poppler-utils fonts-dejavu-core wbritish \
+        poppler-utils fonts-dejavu-core wbritish wamerican \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/scanflow

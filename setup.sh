@@ -20,7 +20,7 @@ say() { printf '\n== %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------
 APT_PACKAGES=(python3 python3-venv python3-pip tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
-              poppler-utils fonts-dejavu-core wbritish)
+              poppler-utils fonts-dejavu-core wbritish wamerican)
 if [ "$mode" = test ]; then
   APT_PACKAGES+=(chromium)
 fi
