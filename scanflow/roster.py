@@ -4,6 +4,11 @@ A roster CSV is what a school MIS exports. Columns are matched by name, not posi
 ``UPN``, ``Pupil ID`` or ``upn`` all work; rows that cannot be used are reported with
 their line number and reason, and the rest still import. Re-importing updates pupils in
 place (by pupil id) and records class or year-group changes in ``pupil_history``.
+
+Pupils who leave are never deleted, nor are their pieces: :func:`mark_left` sets
+``left_on`` (by hand, or for everyone missing from a whole-school export with
+``import_roster(..., mark_missing_as_left=DATE)``); a pupil who appears in a later import
+is back on roll (``left_on`` cleared). Both are logged.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanflow.archive import Archive, now
-from scanflow.errors import InputFileError, UnknownPupil
+from scanflow.errors import InputFileError, UnknownPupil, UsageError
 
 # Accepted header spellings, compared after lower-casing and dropping non-letters.
 COLUMNS = {
@@ -55,6 +60,8 @@ class RosterReport:
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     columns: dict[str, str] = field(default_factory=dict)  # our field -> header used
+    left: list[str] = field(default_factory=list)  # pupil ids marked as having left
+    returned: list[str] = field(default_factory=list)  # had left, in this file again
 
 
 def _key(header: str) -> str:
@@ -148,8 +155,12 @@ def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
     return pupils, report
 
 
-def import_roster(archive: Archive, path: str | Path) -> RosterReport:
+def import_roster(archive: Archive, path: str | Path,
+                  mark_missing_as_left: str | None = None) -> RosterReport:
     """Load or update pupils from a CSV. Re-importing never duplicates a pupil.
+
+    With ``mark_missing_as_left`` (a date, YYYY-MM-DD), pupils on roll in the archive but
+    not in the file are marked as having left on that date: only for a whole-school export.
 
     >>> report = import_roster(archive, "scans_sample/roster.csv")   # doctest: +SKIP
     >>> report.added, report.rejected                                 # doctest: +SKIP
@@ -157,6 +168,18 @@ def import_roster(archive: Archive, path: str | Path) -> RosterReport:
     """
     pupils, report = read_roster(path)
     stamp = now()
+    leavers = []
+    if mark_missing_as_left:
+        left_on = _check_date(mark_missing_as_left)
+        leavers = missing_from(archive, pupils)
+        on_roll = archive.db.execute("SELECT COUNT(*) FROM pupils WHERE left_on IS NULL"
+                                     ).fetchone()[0]
+        if leavers and len(leavers) > on_roll / 2:
+            raise InputFileError(
+                f"{len(leavers)} of the {on_roll} pupils on roll are not in this file; "
+                "marking them all as left looks like a mistake.", path=str(path),
+                hint="Use a whole-school export, or mark leavers one by one with: "
+                     "scanflow roster leave ID --date YYYY-MM-DD")
     with archive.transaction() as db:
         for pupil in pupils:
             row = {k: v for k, v in pupil.__dict__.items() if k != "left_on"}
@@ -166,6 +189,10 @@ def import_roster(archive: Archive, path: str | Path) -> RosterReport:
                 report.added += 1
                 _record_placement(db, pupil, stamp)
                 continue
+            if existing.left_on:  # on roll again
+                db["pupils"].update(pupil.pupil_id, {"left_on": None, "updated_at": stamp})
+                report.returned.append(pupil.pupil_id)
+                archive.log_event("pupil.returned", pupil.pupil_id, left_on=existing.left_on)
             changed = {k: v for k, v in row.items() if getattr(existing, k) != v}
             if not changed:
                 report.unchanged += 1
@@ -174,9 +201,63 @@ def import_roster(archive: Archive, path: str | Path) -> RosterReport:
             report.updated += 1
             if "class_name" in changed or "year_group" in changed:
                 _record_placement(db, pupil, stamp)
+        for pupil_id in leavers:
+            _set_left(archive, pupil_id, left_on, stamp)
+            report.left.append(pupil_id)
         archive.log_event("roster.import", str(Path(path).name), added=report.added,
-                          updated=report.updated, rejected=len(report.rejected))
+                          updated=report.updated, rejected=len(report.rejected),
+                          left=len(report.left), returned=len(report.returned))
     return report
+
+
+def missing_from(archive: Archive, pupils: list[Pupil]) -> list[str]:
+    """Ids of pupils on roll in the archive who are not in ``pupils``."""
+    listed = {p.pupil_id for p in pupils}
+    return [row[0] for row in archive.db.execute(
+        "SELECT pupil_id FROM pupils WHERE left_on IS NULL ORDER BY class_name, surname")
+        if row[0] not in listed]
+
+
+def mark_left(archive: Archive, pupil_id: str, left_on: str) -> Pupil:
+    """Record that a pupil left the school on ``left_on`` (YYYY-MM-DD).
+
+    The pupil and every piece of their writing stay in the archive; they are no longer
+    printed for with their class (``scanflow sheets --class``) or expected in a batch.
+    """
+    pupil = get_pupil(archive, pupil_id)
+    left_on = _check_date(left_on)
+    with archive.transaction():
+        _set_left(archive, pupil_id, left_on, now())
+    pupil.left_on = left_on
+    return pupil
+
+
+def mark_returned(archive: Archive, pupil_id: str) -> Pupil:
+    """Undo :func:`mark_left`: the pupil is on roll again."""
+    pupil = get_pupil(archive, pupil_id)
+    if not pupil.left_on:
+        raise UsageError(f"Pupil {pupil_id} is on roll (not marked as left).",
+                         hint="Nothing to undo.")
+    with archive.transaction() as db:
+        db["pupils"].update(pupil_id, {"left_on": None, "updated_at": now()})
+        archive.log_event("pupil.returned", pupil_id, left_on=pupil.left_on)
+    pupil.left_on = None
+    return pupil
+
+
+def _set_left(archive: Archive, pupil_id: str, left_on: str, stamp: str) -> None:
+    archive.db["pupils"].update(pupil_id, {"left_on": left_on, "updated_at": stamp})
+    archive.log_event("pupil.left", pupil_id, left_on=left_on)
+
+
+def _check_date(text: str) -> str:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(str(text).strip()).isoformat()
+    except ValueError:
+        raise UsageError(f"'{text}' is not a date.",
+                         hint="Write it as YYYY-MM-DD, e.g. 2026-07-22.") from None
 
 
 def _record_placement(db, pupil: Pupil, stamp: str) -> None:

@@ -1,0 +1,799 @@
+"""Codes on cover sheets and labels: what they carry, finding them on a page, and
+splitting a scanned batch into pieces at each one.
+
+The school sticks an assessment sheet in the front of every English assessment book
+(``scanflow sheets`` prints it, see :mod:`scanflow.sheets`). The office scans a whole class
+set in one go; scanflow finds the sheet in the stream of pages, starts that pupil's piece
+there, and files the pages that follow under it until the next sheet.
+
+**The payload.** A QR code holding ``SF1|<kind>|<pupil id>|<half term>|<genre>``, e.g.
+``SF1|S|A100000000001|2026-27-autumn-1|narrative``. ``SF1`` names the format and its
+version (a later format is ``SF2``: an older scanflow reports such a code as unreadable
+rather than misreading it). ``kind`` is ``S`` for a cover *sheet* (the page is the piece's
+cover, kept as an image and not read as writing) or ``L`` for a *label* stuck on the first
+page of writing (for books that carry one cover for the whole year: the page is writing,
+and is read). The payload is 46 bytes for a 13-character UPN: a version 4 QR code at
+error-correction level Q, 33 modules square.
+
+**Recognising a sheet whose code fails.** Each sheet and label also carries an ArUco
+marker (5x5, id 17 on sheets, 23 on labels) and the payload in large printed text. A page
+with the marker but no readable QR code is still known to be a sheet: its pages are never
+filed under the previous pupil. Tesseract then reads the printed code; a code read that
+way is used, and reported so that someone checks it.
+
+>>> code = SheetCode("A100000000001", "2026-27-autumn-1", "narrative")
+>>> code.payload()
+'SF1|S|A100000000001|2026-27-autumn-1|narrative'
+>>> parse_payload("SF1|L|A100000000001|2026-27-autumn-1|narrative").kind
+'L'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FORMAT = "SF1"
+SHEET = "S"
+LABEL = "L"
+KIND_NAMES = {SHEET: "cover sheet", LABEL: "label"}
+
+# The marker printed beside the QR code: it says "this is a scanflow sheet/label" even
+# when the QR code is smudged, torn or photocopied to grey mush.
+ARUCO_DICTIONARY = cv2.aruco.DICT_5X5_50
+MARKER_IDS = {SHEET: 17, LABEL: 23}
+MARKER_KINDS = {v: k for k, v in MARKER_IDS.items()}
+
+_HALF_TERM = r"\d{4}-\d{2}-(?:autumn|spring|summer)-[12]"
+
+
+class CodeFormatError(ValueError):
+    """Text that claims to be a scanflow code but cannot be understood."""
+
+
+@dataclass(frozen=True)
+class SheetCode:
+    """What one code says: whose piece starts here, for which half term and genre."""
+
+    pupil_id: str
+    half_term: str
+    genre: str
+    kind: str = SHEET
+
+    def payload(self) -> str:
+        for name, value in (("pupil id", self.pupil_id), ("half term", self.half_term),
+                            ("genre", self.genre)):
+            if not value or "|" in value or value != value.strip():
+                raise CodeFormatError(f"{name} {value!r} cannot go in a code")
+        return "|".join((FORMAT, self.kind, self.pupil_id, self.half_term, self.genre))
+
+    def printed(self) -> str:
+        """The human-readable line printed under the code (and read back by OCR)."""
+        return f"{self.pupil_id}  {self.half_term}  {self.genre}"
+
+    @property
+    def is_cover(self) -> bool:
+        return self.kind == SHEET
+
+
+def parse_payload(text: str) -> SheetCode | None:
+    """The code in a decoded QR text; None if the QR code is not one of ours.
+
+    Raises :class:`CodeFormatError` for text that starts like ours but is damaged or from a
+    newer format.
+
+    >>> parse_payload("https://example.org/worksheet") is None
+    True
+    >>> parse_payload("SF2|S|X|2026-27-autumn-1|narrative")
+    Traceback (most recent call last):
+    ...
+    scanflow.codes.CodeFormatError: code format SF2 is newer than this scanflow understands
+    """
+    text = (text or "").strip()
+    if not re.match(r"^SF\d+\|", text):
+        return None
+    parts = text.split("|")
+    if parts[0] != FORMAT:
+        raise CodeFormatError(f"code format {parts[0]} is newer than this scanflow understands")
+    if len(parts) != 5:
+        raise CodeFormatError(f"code has {len(parts)} fields, expected 5")
+    _, kind, pupil_id, half_term, genre = parts
+    if kind not in (SHEET, LABEL):
+        raise CodeFormatError(f"unknown code kind {kind!r}")
+    if not pupil_id or not re.fullmatch(_HALF_TERM, half_term) or not genre:
+        raise CodeFormatError(f"code fields are not pupil|half term|genre: {text!r}")
+    return SheetCode(pupil_id, half_term, genre, kind)
+
+
+# --- finding a code on a page ------------------------------------------------------
+
+READ = "read"  # the QR code was decoded
+TEXT = "text"  # the QR code failed; the printed code was read by OCR (check it)
+UNREADABLE = "unreadable"  # a sheet or label is there, but no code could be read
+INVALID = "invalid"  # a scanflow QR code was decoded but does not make sense
+
+
+@dataclass
+class CodeHit:
+    """What :func:`find_code` found on one page.
+
+    ``angle`` is how far the code is turned, in degrees anticlockwise from upright, so a
+    cover page can be stored upright. ``attempt`` names the detection pass that succeeded
+    (provenance, and a way to see which retries earn their keep).
+    """
+
+    status: str
+    kind: str
+    code: SheetCode | None = None
+    raw: str | None = None
+    attempt: str = ""
+    angle: float = 0.0
+    problem: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def is_cover(self) -> bool:
+        """A cover sheet (kept as the piece's cover, not read as writing)."""
+        return self.kind == SHEET
+
+    @property
+    def rotation(self) -> int:
+        """Quarter turns (0, 90, 180, 270, clockwise) that make the page upright."""
+        return int(round(self.angle / 90.0)) % 4 * 90
+
+    def describe(self) -> str:
+        what = KIND_NAMES.get(self.kind, "code")
+        if self.status == READ:
+            return f"{what} {self.code.payload()}"
+        if self.status == TEXT:
+            return f"{what} with an unreadable QR code; printed code read as {self.code.printed()!r}"
+        return f"{what} whose code could not be read ({self.problem})"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["code"] = asdict(self.code) if self.code else None
+        d["seconds"] = round(self.seconds, 4)
+        d["angle"] = round(self.angle, 1)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CodeHit":
+        d = dict(d)
+        d["code"] = SheetCode(**d["code"]) if d.get("code") else None
+        return cls(**d)
+
+
+@dataclass
+class _Look:
+    """Scratch state for one page's search: the working images, made once, on demand."""
+
+    grey: np.ndarray
+    scale: float  # work image = scale x original
+    work: np.ndarray
+    attempts: list[str] = field(default_factory=list)
+
+
+# Pages are searched at about 150-200 dpi: a module of the printed code (1.2 mm) is then
+# 7+ pixels, plenty for the detector, and the search costs a quarter of full resolution.
+WORK_LONG_SIDE = 1800
+
+
+def find_code(rgb: np.ndarray, *, read_text: bool = True) -> CodeHit | None:
+    """Find a scanflow code on a page image (RGB or grey). None when the page has none.
+
+    Pure: no files, no archive. Cheap on a page without a code (one QR pass and one marker
+    pass at reduced size); retries on a copy that is binarised, rescaled, or cropped around
+    the candidate only when something code-like was seen. With ``read_text``, a sheet whose
+    QR code fails has its printed code read by Tesseract.
+
+    >>> hit = find_code(page_rgb)          # doctest: +SKIP
+    >>> hit.status, hit.code.pupil_id      # doctest: +SKIP
+    ('read', 'A100000000001')
+    """
+    started = time.monotonic()
+    grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    long_side = max(grey.shape[:2])
+    scale = min(1.0, WORK_LONG_SIDE / long_side)
+    work = grey if scale == 1.0 else cv2.resize(grey, None, fx=scale, fy=scale,
+                                                interpolation=cv2.INTER_AREA)
+    look = _Look(grey=grey, scale=scale, work=work)
+    hit = _search(look, read_text)
+    if hit is not None:
+        hit.seconds = time.monotonic() - started
+    return hit
+
+
+def _search(look: _Look, read_text: bool) -> CodeHit | None:
+    # OpenCV's ArUco-based QR detector finds more degraded codes than the classic one, and
+    # faster; the classic one is the first retry.
+    text, points = _qr(cv2.QRCodeDetectorAruco(), look.work)
+    if text:
+        return _from_qr(text, points, "qr")
+    markers = _markers(look.work)
+    if points is None and not markers:
+        return None  # the common case: a page of writing
+    for name, image in _retries(look, points, thorough=bool(markers)):
+        text, pts = _qr(cv2.QRCodeDetector() if name.startswith("classic") else
+                        cv2.QRCodeDetectorAruco(), image)
+        if text:
+            return _from_qr(text, pts, name)
+    if not markers:
+        # Finder-pattern-like shapes but no marker and nothing decoded: handwriting, a
+        # drawing or a foreign code. Not a sheet.
+        return None
+    kind, angle = markers[0]
+    if read_text:
+        code = read_printed_code(look.grey, kind, angle)
+        if code is not None:
+            return CodeHit(TEXT, kind, code=code, attempt="printed text", angle=angle,
+                           problem="QR code unreadable")
+    return CodeHit(UNREADABLE, kind, attempt="marker", angle=angle,
+                   problem="marker found, QR code unreadable")
+
+
+def _qr(detector, image: np.ndarray) -> tuple[str, np.ndarray | None]:
+    try:
+        text, points, _ = detector.detectAndDecode(image)
+    except cv2.error:  # OpenCV raises on some degenerate candidate quadrilaterals
+        return "", None
+    if points is not None:
+        points = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+        if len(points) != 4 or not np.isfinite(points).all():
+            points = None
+    return text or "", points
+
+
+def _from_qr(text: str, points: np.ndarray | None, attempt: str) -> CodeHit | None:
+    angle = _angle(points) if points is not None else 0.0
+    try:
+        code = parse_payload(text)
+    except CodeFormatError as exc:
+        kind = text.split("|")[1] if text.count("|") >= 1 else SHEET
+        return CodeHit(INVALID, kind if kind in (SHEET, LABEL) else SHEET, raw=text,
+                       attempt=attempt, angle=angle, problem=str(exc))
+    if code is None:
+        log.debug("ignoring a QR code that is not scanflow's: %r", text[:60])
+        return None
+    return CodeHit(READ, code.kind, code=code, raw=text, attempt=attempt, angle=angle)
+
+
+def _angle(points: np.ndarray) -> float:
+    """Anticlockwise turn of a quadrilateral whose first edge is the symbol's top edge."""
+    (x0, y0), (x1, y1) = points[0], points[1]
+    # Image y grows downwards, so negate dy for the usual anticlockwise angle.
+    return float(np.degrees(np.arctan2(-(y1 - y0), x1 - x0))) % 360.0
+
+
+def _markers(image: np.ndarray) -> list[tuple[str, float]]:
+    """``(kind, angle)`` for each sheet/label marker on the page."""
+    params = cv2.aruco.DetectorParameters()
+    detector = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(ARUCO_DICTIONARY),
+                                       params)
+    corners, ids, _ = detector.detectMarkers(image)
+    found = []
+    if ids is not None:
+        for quad, marker_id in zip(corners, ids.ravel()):
+            kind = MARKER_KINDS.get(int(marker_id))
+            if kind:
+                found.append((kind, _angle(np.asarray(quad, dtype=np.float32).reshape(4, 2))))
+    return found
+
+
+def _retries(look: _Look, points: np.ndarray | None, thorough: bool):
+    """Second chances, cheapest and likeliest first.
+
+    Without a marker on the page (``thorough`` False) only the small crop round the
+    candidate is retried: handwriting often looks finder-pattern-like, and a page of
+    writing must stay cheap.
+    """
+    if points is not None:
+        # Crop round the candidate at full resolution, enlarged if small: a blurred or
+        # low-resolution code decodes better when its modules are 8+ pixels.
+        crop = _crop(look.grey, points / look.scale, margin=0.35)
+        if crop is not None:
+            factor = max(1.0, 600.0 / max(crop.shape))
+            if factor > 1.0:
+                crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+            yield "crop", crop
+            _, crop_bin = cv2.threshold(cv2.GaussianBlur(crop, (5, 5), 0), 0, 255,
+                                        cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            yield "crop-binarised", crop_bin
+    if not thorough:
+        return
+    yield "classic", look.work
+    binar = cv2.adaptiveThreshold(cv2.GaussianBlur(look.work, (3, 3), 0), 255,
+                                  cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 51, 10)
+    yield "binarised", binar
+    if look.scale < 1.0:
+        yield "full", look.grey
+    elif max(look.grey.shape) < 2 * WORK_LONG_SIDE:
+        yield "upscaled", cv2.resize(look.grey, None, fx=2.0, fy=2.0,
+                                     interpolation=cv2.INTER_CUBIC)
+    yield "classic-full", look.grey
+
+
+def _crop(grey: np.ndarray, points: np.ndarray, margin: float) -> np.ndarray | None:
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    pad = margin * max(x1 - x0, y1 - y0)
+    h, w = grey.shape[:2]
+    xa, ya = int(max(0, x0 - pad)), int(max(0, y0 - pad))
+    xb, yb = int(min(w, x1 + pad)), int(min(h, y1 + pad))
+    if xb - xa < 20 or yb - ya < 20:
+        return None
+    return grey[ya:yb, xa:xb]
+
+
+# --- the printed code, read by OCR when the QR code fails --------------------------
+
+_PRINTED = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]{2,})\s+(" + _HALF_TERM + r")\s+([a-z][a-z-]+)")
+
+
+def read_printed_code(grey: np.ndarray, kind: str, angle: float) -> SheetCode | None:
+    """Read the large printed ``<pupil id>  <half term>  <genre>`` line with Tesseract.
+
+    The page is first turned upright using the marker's angle (sheets are printed with
+    the marker upright). Returns None if nothing code-shaped was read.
+    """
+    try:
+        import pytesseract
+    except ImportError:  # the OCR engine is optional here; the sheet is still reported
+        return None
+    upright = _turn(grey, angle)
+    h, w = upright.shape[:2]
+    # The code line sits in the top third of a sheet; a label can be anywhere on the page.
+    region = upright[: h // 3] if kind == SHEET else upright
+    scale = min(1.0, 2400.0 / max(region.shape))
+    if scale < 1.0:
+        region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    try:
+        text = pytesseract.image_to_string(region, config="--psm 11 -c load_system_dawg=0 "
+                                                          "-c load_freq_dawg=0")
+    except Exception as exc:  # Tesseract missing or crashed: the sheet is still reported
+        log.debug("printed-code OCR failed: %s", exc)
+        return None
+    return parse_printed(text, kind)
+
+
+def parse_printed(text: str, kind: str = SHEET) -> SheetCode | None:
+    """Find ``<pupil id> <half term> <genre>`` in OCR text, tolerating OCR's usual slips.
+
+    >>> parse_printed("Pupil\\nA1OOOOOOOOOO1  2026-27-autumn-1  narrative\\n")
+    SheetCode(pupil_id='A100000000001', half_term='2026-27-autumn-1', genre='narrative', kind='S')
+    """
+    flat = " ".join(text.replace("—", "-").replace("–", "-").split())
+    m = _PRINTED.search(flat)
+    if not m:
+        return None
+    pupil_id = m.group(1)
+    # UPN-shaped ids are a letter and 12 digits: O/o -> 0, I/l -> 1 after the first letter.
+    if re.fullmatch(r"[A-Za-z][0-9OoIl]{12}", pupil_id):
+        pupil_id = pupil_id[0].upper() + pupil_id[1:].translate(str.maketrans("OoIl", "0011"))
+    return SheetCode(pupil_id, m.group(2), m.group(3), kind)
+
+
+def _turn(grey: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate by ``-angle`` degrees (undo an anticlockwise turn), keeping the whole page."""
+    if abs(((angle + 180) % 360) - 180) < 0.5:
+        return grey
+    h, w = grey.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    return cv2.warpAffine(grey, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def upright(rgb: np.ndarray, hit: CodeHit) -> np.ndarray:
+    """The page turned by quarter turns so the code is upright (for storing a cover)."""
+    turns = hit.rotation // 90
+    # angle 90 = turned anticlockwise a quarter: turn it back clockwise.
+    return np.ascontiguousarray(np.rot90(rgb, k=-turns)) if turns else rgb
+
+
+def store_cover(images_dir, sha256: str, page_number: int, rgb: np.ndarray,
+                hit: CodeHit) -> tuple[str, int, int]:
+    """Write a cover page's image, upright, into the store. Returns (relative path, w, h).
+
+    A cover is kept as the piece's cover; it is not cleaned or read as writing, so only
+    the faithful image is stored (no OCR image).
+    """
+    from pathlib import Path
+
+    from scanflow.ingest import write_png_atomic  # ingest imports this module
+
+    rel = str(Path(sha256[:2]) / sha256 / f"p{page_number:04d}.png")
+    page = upright(rgb, hit)
+    if page.ndim == 3:
+        page = cv2.cvtColor(page, cv2.COLOR_RGB2BGR)  # OpenCV writes BGR
+    write_png_atomic(Path(images_dir) / rel, page)
+    h, w = page.shape[:2]
+    return rel, w, h
+
+
+# --- splitting a batch at each code --------------------------------------------------
+#
+# Rules (the planner below applies them page by page, in scan order):
+#
+# * A page with a code starts a new piece for the code's pupil, half term and genre. A
+#   cover sheet is the piece's cover (kept, not read); a labelled page is its first page.
+# * Pages without a code join the piece started by the last code *in the same file*.
+#   A file is one scan job, and files are not reliably in scan order, so a piece never
+#   runs on into the next file: the first pages of a file before any code are linked by
+#   the older rules (--pupil, --manifest, the file name) or wait on the unassigned list.
+# * The code wins over the ingest's --half-term/--genre: the sheet was printed for that
+#   piece. A difference is reported, not an error.
+# * A code that cannot be used (unreadable, unknown pupil or genre, or the same pupil x half
+#   term x genre seen earlier in the batch) still ends the previous piece: its pages go to
+#   the unassigned list, and the report says why. Nothing is filed under the wrong pupil
+#   to avoid a pile of unassigned pages.
+# * A code for a piece the archive already has pages for (a rescan) starts a new version
+#   of it; the teacher keeps one (scanflow versions / keep). A reviewed piece is never
+#   changed by a rescan.
+
+
+@dataclass
+class PageCode:
+    """Planner input: one page of the batch, in scan order."""
+
+    file: str  # what identifies the file (its SHA-256); a file's pages are consecutive
+    page_number: int
+    hit: CodeHit | None
+    name: str = ""  # the file name, for the report
+    linked_pupil: str | None = None  # what --pupil, --manifest or the file name says
+    failed: bool = False  # the page could not be read at all
+
+
+@dataclass
+class Segment:
+    """A run of pages started by one code: one piece, if the code can be used."""
+
+    name: str
+    page_number: int  # where the code is
+    hit: CodeHit
+    pupil_id: str | None  # None: the pages wait on the unassigned list
+    half_term: str
+    genre: str
+    problem: str | None = None  # why the pages are unassigned, or what to check
+    pages: int = 0  # pages filed under it (the cover included)
+    piece_id: int | None = None  # set once stored
+    new_version: int | None = None  # set when it started a new version of a piece
+
+    @property
+    def where(self) -> str:
+        return f"{self.name} page {self.page_number}"
+
+
+@dataclass
+class Placement:
+    """Planner output for one page: its role and whose piece it joins (None: unassigned)."""
+
+    role: str  # "cover" or "writing"
+    pupil_id: str | None
+    half_term: str
+    genre: str
+    segment: Segment | None = None  # None: not under any code
+    starts_piece: bool = False
+    note: str | None = None
+
+
+@dataclass
+class CodeReport:
+    """The code section of a batch's report. Nothing about codes is ever silent."""
+
+    segments: list[Segment] = field(default_factory=list)
+    uncoded: list[tuple[str, int]] = field(default_factory=list)  # unassigned, under no code
+    expected: list[str] | None = None  # pupil ids from a class list, if one was given
+    names: dict[str, str] = field(default_factory=dict)  # pupil id -> name, for messages
+    expected_class: str | None = None
+
+    @property
+    def found(self) -> list[Segment]:
+        return [s for s in self.segments if s.pupil_id]
+
+    @property
+    def unreadable(self) -> list[Segment]:
+        return [s for s in self.segments if s.hit.status in (UNREADABLE, INVALID)]
+
+    @property
+    def read_from_text(self) -> list[Segment]:
+        return [s for s in self.segments if s.hit.status == TEXT]
+
+    @property
+    def refused(self) -> list[Segment]:
+        """Codes that were read but could not be used (unknown pupil, duplicate...)."""
+        return [s for s in self.segments if s.pupil_id is None and s.hit.code is not None]
+
+    @property
+    def duplicates(self) -> dict[tuple[str, str, str], list[Segment]]:
+        seen: dict[tuple[str, str, str], list[Segment]] = {}
+        for s in self.segments:
+            if s.hit.code is not None:
+                seen.setdefault((s.hit.code.pupil_id, s.half_term, s.genre), []).append(s)
+        return {k: v for k, v in seen.items() if len(v) > 1}
+
+    @property
+    def missing(self) -> list[str]:
+        """Expected pupils with no usable code in the batch (so no piece from it)."""
+        if self.expected is None:
+            return []
+        have = {s.pupil_id for s in self.found}
+        return [p for p in self.expected if p not in have]
+
+    @property
+    def rescans(self) -> list[Segment]:
+        return [s for s in self.segments if s.new_version]
+
+    def name(self, pupil_id: str | None) -> str:
+        if pupil_id is None:
+            return "?"
+        return f"{self.names[pupil_id]} ({pupil_id})" if pupil_id in self.names else pupil_id
+
+    def lines(self) -> list[str]:
+        """The report for people, one finding a line; empty when codes played no part."""
+        if not self.segments and self.expected is None:
+            return []
+        out = []
+        covers = sum(s.hit.is_cover for s in self.segments)
+        exp = ""
+        if self.expected is not None:
+            exp = (f"; expected {len(self.expected)} for class {self.expected_class}, "
+                   f"{len(self.expected) - len(self.missing)} found")
+        out.append(f"Codes: {len(self.segments)} found ({covers} cover sheet(s), "
+                   f"{len(self.segments) - covers} label(s)){exp}.")
+        if self.missing:
+            out.append(f"  No piece for {len(self.missing)} pupil(s) of the class list: "
+                       + ", ".join(self.name(p) for p in self.missing))
+        for key, segs in self.duplicates.items():
+            out.append(f"  Code seen {len(segs)} times for {self.name(key[0])} {key[1]} "
+                       f"{key[2]}: " + ", ".join(s.where for s in segs)
+                       + ". The pages after the first are on the unassigned list.")
+        for s in self.unreadable:
+            out.append(f"  Unreadable {KIND_NAMES.get(s.hit.kind, 'code')} at {s.where}: "
+                       f"its {s.pages} page(s) are on the unassigned list.")
+        for s in self.read_from_text:
+            if s.pupil_id:
+                out.append(f"  QR code unreadable at {s.where}; the printed code was read "
+                           f"instead ({s.hit.code.printed()}): check piece {s.piece_id} is "
+                           f"{self.name(s.pupil_id)}'s.")
+        for s in self.refused:
+            if s.problem and not s.problem.startswith("duplicate"):
+                out.append(f"  {s.where}: {s.problem}; its {s.pages} page(s) are on the "
+                           "unassigned list.")
+        for s in self.segments:
+            if s.pupil_id and s.problem:
+                out.append(f"  {s.where}: {s.problem}.")
+        for s in self.rescans:
+            out.append(f"  {self.name(s.pupil_id)} {s.half_term} {s.genre} was already in the "
+                       f"archive: this scan is version {s.new_version} (piece {s.piece_id}). "
+                       f"Keep one with: scanflow versions {s.piece_id}")
+        if self.uncoded:
+            by_file: dict[str, list[int]] = {}
+            for name, page in self.uncoded:
+                by_file.setdefault(name, []).append(page)
+            where = "; ".join(f"{n} page(s) {_ranges(p)}" for n, p in by_file.items())
+            out.append(f"  {len(self.uncoded)} page(s) with no code before them: {where}. "
+                       "They are on the unassigned list.")
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "found": [{"where": s.where, "pupil_id": s.pupil_id, "half_term": s.half_term,
+                       "genre": s.genre, "kind": s.hit.kind, "status": s.hit.status,
+                       "pages": s.pages, "piece": s.piece_id, "new_version": s.new_version,
+                       "problem": s.problem}
+                      for s in self.segments],
+            "expected_class": self.expected_class,
+            "missing": self.missing,
+            "duplicates": [{"pupil_id": k[0], "half_term": k[1], "genre": k[2],
+                            "where": [s.where for s in v]} for k, v in self.duplicates.items()],
+            "unreadable": [s.where for s in self.unreadable],
+            "uncoded_pages": [{"file": n, "page": p} for n, p in self.uncoded],
+        }
+
+
+def _ranges(pages: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``'1-3, 7'``."""
+    out, start, prev = [], None, None
+    for p in sorted(pages):
+        if start is None:
+            start = prev = p
+        elif p == prev + 1:
+            prev = p
+        else:
+            out.append(f"{start}-{prev}" if prev != start else str(start))
+            start = prev = p
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+    return ", ".join(out)
+
+
+class Splitter:
+    """Places the pages of a batch, one at a time in scan order (see the rules above).
+
+    Pure: it knows the roster and genres it is given, not the archive. ``resume`` (file,
+    page number) -> Segment | None tells it, when a file's first page it sees is not page
+    1, which code the stored earlier pages were under (an interrupted ingest, run again).
+    """
+
+    def __init__(self, *, pupils: dict[str, str], genres: set[str], half_term: str,
+                 genre: str, expected: list[str] | None = None,
+                 expected_class: str | None = None, resume=None):
+        self.pupils = pupils
+        self.genres = genres
+        self.half_term = half_term
+        self.genre = genre
+        self.resume = resume
+        self.report = CodeReport(expected=expected, names=dict(pupils),
+                                 expected_class=expected_class)
+        self._file: str | None = None
+        self._segment: Segment | None = None
+        self._used: set[tuple[str, str, str]] = set()
+
+    def place(self, page: PageCode) -> Placement:
+        if page.file != self._file:
+            self._file = page.file
+            self._segment = None
+            if page.page_number > 1 and self.resume is not None:
+                self._segment = self.resume(page.file, page.page_number)
+        hit = page.hit
+        if hit is not None and not page.failed:
+            self._segment = self._start(page, hit)
+            seg = self._segment
+            seg.pages += 1
+            return Placement("cover" if hit.is_cover else "writing", seg.pupil_id,
+                             seg.half_term, seg.genre, seg, starts_piece=True, note=seg.problem)
+        seg = self._segment
+        if seg is not None:
+            seg.pages += 1
+            return Placement("writing", seg.pupil_id, seg.half_term, seg.genre, seg,
+                             note=seg.problem)
+        if page.linked_pupil:
+            return Placement("writing", page.linked_pupil, self.half_term, self.genre)
+        self.report.uncoded.append((page.name, page.page_number))
+        return Placement("writing", None, self.half_term, self.genre,
+                         note="no code before this page")
+
+    def _start(self, page: PageCode, hit: CodeHit) -> Segment:
+        code = hit.code
+        seg = Segment(page.name, page.page_number, hit, None,
+                      code.half_term if code else self.half_term,
+                      code.genre if code else self.genre)
+        self.report.segments.append(seg)
+        if code is None:
+            seg.problem = hit.problem or "code unreadable"
+            return seg
+        if code.pupil_id not in self.pupils:
+            read = (" (read from the printed code: the QR code was unreadable)"
+                    if hit.status == TEXT else "")
+            seg.problem = (f"the code is for pupil {code.pupil_id}{read}, who is not in the "
+                           "roster (import the class list, then: scanflow assign)")
+            return seg
+        if code.genre not in self.genres:
+            seg.problem = (f"the code's genre '{code.genre}' is not one of the archive's "
+                           f"genres (add it with: scanflow genre add {code.genre})")
+            return seg
+        key = (code.pupil_id, code.half_term, code.genre)
+        if key in self._used:
+            seg.problem = "duplicate: the same code appeared earlier in this batch"
+            return seg
+        self._used.add(key)
+        seg.pupil_id = code.pupil_id
+        if (code.half_term, code.genre) != (self.half_term, self.genre):
+            seg.problem = (f"the code says {code.half_term} {code.genre}, the ingest "
+                           f"{self.half_term} {self.genre}: filed as the code says")
+        return seg
+
+
+def plan_batch(pages: list[PageCode], **splitter_args) -> tuple[list[Placement], CodeReport]:
+    """Place every page of a batch at once (the pure form of what ingest does page by page).
+
+    >>> placements, report = plan_batch(pages, pupils={"A1": "Ava Smith"},
+    ...     genres={"narrative"}, half_term="2026-27-autumn-1", genre="narrative")  # doctest: +SKIP
+    """
+    splitter = Splitter(**splitter_args)
+    return [splitter.place(p) for p in pages], splitter.report
+
+
+# --- the archive side: what ingest needs -----------------------------------------------
+
+
+def splitter_for(archive, *, half_term: str, genre: str,
+                 expect_class: str | None = None) -> Splitter:
+    """A :class:`Splitter` for ``archive``'s roster and genres, able to resume a file."""
+    pupils = {row[0]: row[1] for row in archive.db.execute(
+        "SELECT pupil_id, COALESCE(preferred_name, first_name) || ' ' || surname FROM pupils")}
+    genres = {row[0] for row in archive.db.execute("SELECT name FROM genres")}
+    expected = None
+    if expect_class:
+        expected = [row[0] for row in archive.db.execute(
+            "SELECT pupil_id FROM pupils WHERE class_name = ? AND left_on IS NULL "
+            "ORDER BY surname, first_name", [expect_class])]
+        if not expected:
+            from scanflow.errors import UsageError
+
+            raise UsageError(f"No pupils in class '{expect_class}' to expect codes for.",
+                             hint="Check the class name with: scanflow roster list")
+
+    def resume(file: str, page_number: int) -> Segment | None:
+        return stored_segment(archive, file, page_number)
+
+    return Splitter(pupils=pupils, genres=genres, half_term=half_term, genre=genre,
+                    expected=expected, expected_class=expect_class, resume=resume)
+
+
+def stored_segment(archive, sha256: str, page_number: int) -> Segment | None:
+    """The code the stored pages before ``page_number`` of a file were under, if any."""
+    import json
+
+    row = archive.db.execute(
+        "SELECT pages.page_number, pages.code, pages.piece_id, pages.half_term, pages.genre, "
+        "files.name, pieces.pupil_id FROM pages JOIN files ON files.sha256 = pages.file_sha256 "
+        "LEFT JOIN pieces ON pieces.id = pages.piece_id "
+        "WHERE pages.file_sha256 = ? AND pages.page_number < ? AND pages.code IS NOT NULL "
+        "ORDER BY pages.page_number DESC LIMIT 1", [sha256, page_number]).fetchone()
+    if row is None:
+        return None
+    hit = CodeHit.from_dict(json.loads(row[1]))
+    return Segment(row[5], row[0], hit, row[6], row[3], row[4], piece_id=row[2],
+                   problem=None if row[2] else "the code before these pages could not be used")
+
+
+def page_code(task, result) -> PageCode:
+    """The planner's view of an ingest page task and its result."""
+    from pathlib import Path
+
+    return PageCode(task.sha256, task.page_number, getattr(result, "code", None),
+                    name=Path(task.path).name, linked_pupil=task.pupil_id,
+                    failed=result.status == "failed")
+
+
+def claim_piece(archive, placement: Placement) -> tuple[int | None, int | None]:
+    """``(piece id, position)`` for a placed page; call inside the page's transaction.
+
+    The first page of a code's run makes (or finds) the piece: a new version when the
+    archive already has pages for that pupil x half term x genre, so a rescan never mixes
+    into, or replaces, an earlier scan.
+    """
+    from scanflow.pieces import next_position, piece_for
+
+    if placement.pupil_id is None:
+        return None, None
+    seg = placement.segment
+    if seg is None:  # linked by --pupil, --manifest or the file name, as before codes
+        piece_id = piece_for(archive, placement.pupil_id, placement.half_term, placement.genre)
+        return piece_id, next_position(archive, piece_id)
+    if seg.piece_id is None:
+        seg.piece_id, seg.new_version = _start_piece(archive, seg)
+    position = 0 if placement.role == "cover" else next_position(archive, seg.piece_id)
+    return seg.piece_id, position
+
+
+def _start_piece(archive, seg: Segment) -> tuple[int, int | None]:
+    from scanflow.archive import now
+    from scanflow.pieces import AWAITING_REVIEW, piece_for
+
+    db = archive.db
+    row = db.execute(
+        "SELECT id, version, status, (SELECT COUNT(*) FROM pages WHERE piece_id = pieces.id) "
+        "FROM pieces WHERE pupil_id = ? AND half_term = ? AND genre = ? "
+        "ORDER BY version DESC LIMIT 1", [seg.pupil_id, seg.half_term, seg.genre]).fetchone()
+    if row is None or (row[2] == AWAITING_REVIEW and row[3] == 0):
+        return piece_for(archive, seg.pupil_id, seg.half_term, seg.genre), None
+    version = row[1] + 1
+    stamp = now()
+    piece_id = db["pieces"].insert({
+        "pupil_id": seg.pupil_id, "half_term": seg.half_term, "genre": seg.genre,
+        "version": version, "status": AWAITING_REVIEW, "created_at": stamp, "updated_at": stamp,
+    }).last_pk
+    archive.log_event("piece.rescan", f"piece:{piece_id}", pupil_id=seg.pupil_id,
+                      version=version, previous=row[0])
+    return piece_id, version
