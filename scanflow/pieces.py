@@ -105,7 +105,8 @@ SELECT pieces.id, pieces.pupil_id,
        SUM(pages.mean_confidence * pages.word_count) / NULLIF(SUM(pages.word_count), 0)
 FROM pieces
 JOIN pupils ON pupils.pupil_id = pieces.pupil_id
-LEFT JOIN pages ON pages.piece_id = pieces.id
+-- A cover sheet is kept with its piece but is not a page of writing.
+LEFT JOIN pages ON pages.piece_id = pieces.id AND pages.status NOT IN ('cover', 'discarded')
 """
 
 
@@ -136,7 +137,8 @@ def get_piece(archive: Archive, piece_id: int) -> PieceSummary:
 def piece_text(archive: Archive, piece_id: int) -> list[tuple[int, str]]:
     """``(page position, OCR text)`` for each page of a piece, in order."""
     return [(pos, text or "") for pos, text in archive.db.execute(
-        "SELECT position, ocr_text FROM pages WHERE piece_id = ? ORDER BY position", [piece_id])]
+        "SELECT position, ocr_text FROM pages WHERE piece_id = ? "
+        "AND status NOT IN ('cover', 'discarded') ORDER BY position", [piece_id])]
 
 
 def list_unassigned(archive: Archive) -> list[PageSummary]:

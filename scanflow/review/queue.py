@@ -120,7 +120,8 @@ def queue_page(archive: Archive, filt: QueueFilter, page: int = 1,
         for piece_id, n, words, conf in db.execute(
                 "SELECT piece_id, COUNT(*), COALESCE(SUM(word_count), 0), "
                 "SUM(mean_confidence * word_count) / NULLIF(SUM(word_count), 0) FROM pages "
-                f"WHERE piece_id IN ({marks}) AND status != 'discarded' GROUP BY piece_id",
+                f"WHERE piece_id IN ({marks}) AND status NOT IN ('discarded', 'cover') "
+                "GROUP BY piece_id",
                 list(by_id)):
             by_id[piece_id].pages, by_id[piece_id].words = n, words
             by_id[piece_id].mean_confidence = conf
