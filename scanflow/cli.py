@@ -336,6 +336,21 @@ def status(archive):
         click.echo(line)
 
 
+@cli.command()
+@archive_option
+@click.argument("name", required=False)
+def engine(archive, name):
+    """Show or set the archive's OCR engine (a run can still choose with --engine)."""
+    from scanflow.ingest import DEFAULT_ENGINE, set_default_engine
+    from scanflow.ocr.engine import available_engines
+
+    if name:
+        set_default_engine(archive, name)
+    current = archive.setting("engine") or DEFAULT_ENGINE
+    for known in available_engines():
+        click.echo(f"{'*' if known == current else ' '} {known}")
+
+
 # --- review commands ---
 
 
@@ -623,7 +638,7 @@ def _engine_option(pair: str) -> tuple[str, object]:
 
 @cli.command("eval")
 @click.argument("data_dir", type=click.Path(path_type=str))
-@click.option("--engine", "engine_name", default="tesseract", show_default=True,
+@click.option("--engine", "engine_name", default="rapidocr", show_default=True,
               help="OCR engine to measure (tesseract, rapidocr).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Evaluate only N image pairs, spread evenly over the folder.")

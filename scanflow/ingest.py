@@ -45,7 +45,9 @@ from scanflow.terms import HalfTerm
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENGINE = "tesseract"
+# Chosen by measurement (README, "Recognition"): on the sample batch RapidOCR reads 0.6%
+# CER against Tesseract's 8.4%, and 55% against 78% on hard adult cursive.
+DEFAULT_ENGINE = "rapidocr"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,13 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed_files and not self.failed_pages and not self.interrupted
+
+
+def set_default_engine(archive: Archive, name: str) -> None:
+    """Make ``name`` the archive's engine for future ingests (checked to be usable now)."""
+    get_engine(name)
+    archive.set_setting("engine", name)
+    archive.log_event("settings.engine", name)
 
 
 # --- stage 1: plan -----------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from conftest import write_pdf, write_png
 from scanflow import ingest as ingest_mod
 from scanflow.errors import UnknownPupil, UsageError
-from scanflow.ingest import IngestOptions, ingest, read_manifest
+from scanflow.ingest import IngestOptions, ingest, read_manifest, set_default_engine
 from scanflow.pieces import assign_pages, list_pieces, list_unassigned, piece_text
 
 OPTS = dict(half_term="2026-27-autumn-1", genre="narrative", jobs=1)
@@ -34,8 +34,8 @@ def test_end_to_end_pages_pieces_words(archive, scans):
     row = archive.db.execute("SELECT engine, engine_version, model, ocr_settings, preprocess, "
                              "image_path, ocr_image_path, mean_confidence FROM pages "
                              "WHERE piece_id IS NOT NULL LIMIT 1").fetchone()
-    assert row[0] == "tesseract" and row[1].startswith("5.")
-    assert '"load_system_dawg": "0"' in row[3] and '"deskew"' in row[4]
+    assert row[0] == "rapidocr" and row[1] == "3.10.0"  # the measured default
+    assert "PP-OCRv6_rec" in row[2] and '"deskew"' in row[4]
     assert (archive.images_dir / row[5]).is_file() and (archive.images_dir / row[6]).is_file()
     assert row[7] > 50
     # Word boxes are on the faithful page: inside its bounds.
@@ -44,11 +44,17 @@ def test_end_to_end_pages_pieces_words(archive, scans):
                           "OR y + h > ?", w + 2, h + 2) == 0
 
 
-def test_skewed_page_is_straightened_and_read(archive, scans):
-    ingest(archive, [scans / "A100000000002_story.png"], IngestOptions(**OPTS))
-    skew, text = archive.db.execute("SELECT skew, ocr_text FROM pages").fetchone()
+def test_skewed_page_is_straightened_and_read_by_tesseract_without_dictionary(archive, scans):
+    set_default_engine(archive, "tesseract")  # per archive; --engine overrides per run
+    ingest(archive, [scans / "A100000000002_story.png", scans / "A100000000001_story.pdf"],
+           IngestOptions(**OPTS))
+    rows = archive.db.execute("SELECT skew, ocr_text, engine, ocr_settings FROM pages "
+                              "ORDER BY id").fetchall()
+    skew, text, engine, settings = rows[0]
     assert skew == pytest.approx(-3.0, abs=0.4)
     assert "cat sat on the mat" in text
+    assert engine == "tesseract" and '"load_system_dawg": "0"' in settings
+    assert "ther" in rows[1][1] and "frend becaus" in rows[2][1]
 
 
 def test_reingest_is_a_noop_that_names_the_batch(archive, scans):
