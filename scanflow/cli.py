@@ -351,6 +351,40 @@ def engine(archive, name):
         click.echo(f"{'*' if known == current else ' '} {known}")
 
 
+@cli.command()
+@archive_option
+@click.option("--half-term", help="Only this half term.")
+@click.option("--class", "class_name", help="Only this class.")
+@click.option("--json", "as_json", is_flag=True)
+def accuracy(archive, half_term, class_name, as_json):
+    """How far recognition was from the teachers' corrected transcriptions.
+
+    Per engine and per class, over the pieces a teacher has saved a transcription for:
+    character and word error rates of the OCR text against the corrected text.
+    """
+    from scanflow.accuracy import archive_accuracy
+
+    report = archive_accuracy(archive, half_term=half_term, class_name=class_name)
+    rows = [{"engine": g.engine, "class": g.class_name, "pieces": g.pieces, "pages": g.pages,
+             "cer": round(g.cer, 4), "wer": round(g.wer, 4)}
+            for g in report.engines + report.groups]
+    if as_json:
+        click.echo(json.dumps({"corrected_pieces": report.corrected_pieces,
+                               "uncorrected_pieces": report.uncorrected_pieces,
+                               "groups": rows}, indent=2))
+        return
+    click.echo(f"{report.corrected_pieces} corrected piece(s) compared "
+               f"({report.uncorrected_pieces} not corrected yet, left out).")
+    if not rows:
+        click.echo("Nothing to compare yet: correct some pieces in the review app first "
+                   "(scanflow serve).")
+        return
+    click.echo(f"{'engine':<10} {'class':<6} {'pieces':>6} {'pages':>6} {'CER':>7} {'WER':>7}")
+    for r in rows:
+        click.echo(f"{r['engine']:<10} {r['class']:<6} {r['pieces']:>6} {r['pages']:>6} "
+                   f"{r['cer']:>7.1%} {r['wer']:>7.1%}")
+
+
 # --- review commands ---
 
 
@@ -619,6 +653,312 @@ def roster_sync(archive, csv_file, left_on):
         click.echo(f"  line {line}: {reason}", err=True)
     if report.left:
         click.echo("  left: " + ", ".join(report.left))
+
+
+# --- archive commands ---
+
+
+@cli.group()
+def pupil():
+    """One pupil's writing over the years: show it, print a portfolio, erase it."""
+
+
+@pupil.command("show")
+@archive_option
+@click.argument("pupil_id")
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the levels over time to this file (.png, .svg or .pdf).")
+@click.option("--rubrics", "rubric_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of rubric files (default: ./rubrics).")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def pupil_show(archive, pupil_id, chart, rubric_dir, as_json):
+    """Every piece of a pupil, half term by half term: levels, text, and a growth chart."""
+    from dataclasses import asdict
+
+    from scanflow.portfolio import format_portfolio, pupil_portfolio
+
+    p = pupil_portfolio(archive, pupil_id, rubric_dir=rubric_dir)
+    if chart:
+        from scanflow.charts import growth_chart, save_chart
+
+        save_chart(growth_chart(p), chart)
+    if as_json:
+        click.echo(json.dumps(asdict(p), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_portfolio(p))
+    if chart:
+        click.echo(f"Chart written to {chart}", err=True)
+
+
+@pupil.command("portfolio")
+@archive_option
+@click.argument("pupil_id")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The PDF to write, e.g. ava-smith.pdf")
+@click.option("--rubrics", "rubric_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of rubric files (default: ./rubrics).")
+def pupil_portfolio_cmd(archive, pupil_id, output, rubric_dir):
+    """A PDF portfolio: cover, growth chart, each piece's levels, text and pages."""
+    from scanflow.pdfexport import portfolio_pdf
+
+    portfolio_pdf(archive, pupil_id, output, rubric_dir=rubric_dir)
+    click.echo(f"{output}: portfolio of {pupil_id} ({output.stat().st_size // 1024} KB).")
+
+
+@pupil.command("erase")
+@archive_option
+@click.argument("pupil_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+def pupil_erase(archive, pupil_id, yes):
+    """Erase a pupil completely: every row, image and derived file (cannot be undone)."""
+    from scanflow.erase import erase_pupils, erasure_plan
+
+    plan = erasure_plan(archive, pupil_id)
+    click.echo(f"This permanently deletes {plan.pupil.display_name} ({pupil_id}): "
+               f"{plan.pieces} piece(s), {plan.pages} page(s), {plan.images} image file(s), "
+               "their transcriptions, levels and history. Backups made before now still "
+               "hold them.", err=True)
+    if not yes:
+        typed = click.prompt("Type the pupil id to confirm", default="", show_default=False,
+                             err=True)
+        if typed.strip() != pupil_id:
+            click.echo("Not erased: the id typed did not match.", err=True)
+            sys.exit(int(ExitCode.bad_args))
+    click.echo(_erasure_summary(erase_pupils(archive, [pupil_id])))
+
+
+def _erasure_summary(report) -> str:
+    lines = [f"Erased {report.pupils} pupil(s): {report.total_rows} row(s) and "
+             f"{report.files_deleted} image file(s). Audit entry: pupil.erased {report.token} "
+             "(note this token with the request; the log keeps no name)."]
+    if report.redacted:
+        lines.append(f"  {report.redacted} other mention(s) replaced by [erased].")
+    if report.mentions:
+        lines.append("  Other pupils' writing names them (left as written): pieces "
+                     + ", ".join(map(str, report.mentions)))
+    if not report.wal_cleared:
+        lines.append("  Another program (the review app?) still had the old data open: stop "
+                     "it, then run 'scanflow check' to finish clearing the log file.")
+    return "\n".join(lines)
+
+
+@cli.command()
+@archive_option
+@click.option("--left-before", required=True, help="Erase pupils who left before this date "
+              "(YYYY-MM-DD), e.g. the school's retention limit.")
+@click.option("--dry-run", is_flag=True, help="Only list who would be erased.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+def purge(archive, left_before, dry_run, yes):
+    """Retention: erase every pupil who left before a date (as 'pupil erase' does)."""
+    from scanflow.erase import leavers_before, purge as run_purge
+
+    pupils = leavers_before(archive, left_before)
+    if not pupils:
+        click.echo(f"No pupil left before {left_before}. Nothing to erase.")
+        return
+    for p in pupils:
+        click.echo(f"  {p.pupil_id}  {p.display_name:<28} left {p.left_on}")
+    if dry_run:
+        click.echo(f"{len(pupils)} pupil(s) would be erased (dry run: nothing changed).")
+        return
+    if not yes and not click.confirm(f"Erase these {len(pupils)} pupil(s) permanently?",
+                                     err=True):
+        click.echo("Nothing erased.", err=True)
+        sys.exit(int(ExitCode.bad_args))
+    click.echo(_erasure_summary(run_purge(archive, left_before)))
+
+
+@roster.command("rollover")
+@archive_option
+@click.option("--to", "to_year", required=True, help="The new school year, e.g. 2027-28.")
+@click.option("--class-map", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV from,to: next year's class for each class (default: 3A -> 4A).")
+@click.option("--left-on", help="Leaving date for Year 6 (default: 31 August).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+def roster_rollover(archive, to_year, class_map, left_on, dry_run):
+    """New school year: everyone up a year and into next year's class; Year 6 leave."""
+    from scanflow.placement import read_class_map, rollover
+
+    mapping = read_class_map(class_map) if class_map else None
+    report = rollover(archive, to_year, class_map=mapping, left_on=left_on, dry_run=dry_run)
+    verb = "would move" if dry_run else "moved"
+    click.echo(f"{report.academic_year}: {verb} {report.moved} pupil(s) up a year; "
+               f"{len(report.left)} leaver(s) from year 6"
+               + (" (dry run: nothing changed)" if dry_run else ""))
+    for old, new in sorted(report.classes.items()):
+        click.echo(f"  {old} -> {new}")
+    for pupil_id, reason in report.skipped:
+        click.echo(f"  {pupil_id} not moved: {reason}", err=True)
+
+
+@cli.command()
+@archive_option
+@click.option("--class", "class_name", help="A class, as it was that half term (e.g. 3A).")
+@click.option("--year", "year_group", type=int, help="A whole year group (e.g. 4).")
+@click.option("--half-term", required=True, help="e.g. 2026-27-autumn-1")
+@click.option("--genre", "genre_name", help="Only pieces of this genre.")
+@click.option("--rubrics", "rubric_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of rubric files (default: ./rubrics).")
+@click.option("--json", "as_json", is_flag=True, help="Print the grid as JSON.")
+def grid(archive, class_name, year_group, half_term, genre_name, rubric_dir, as_json):
+    """Levels of a class (or a year group) in a half term: grid, spread, length, change."""
+    from dataclasses import asdict
+
+    from scanflow.classview import class_view, format_view, year_view
+    from scanflow.errors import UsageError
+
+    if bool(class_name) == (year_group is not None):
+        raise UsageError("Give either --class or --year.",
+                         hint="e.g. scanflow grid --class 3A --half-term 2026-27-autumn-1")
+    view = class_view(archive, class_name, half_term, genre=genre_name, rubric_dir=rubric_dir) \
+        if class_name else year_view(archive, year_group, half_term, genre=genre_name,
+                                     rubric_dir=rubric_dir)
+    if as_json:
+        data = asdict(view) | {"distribution": view.distribution, "mean": view.mean,
+                               "mean_change": view.mean_change}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_view(view))
+
+
+@cli.command()
+@archive_option
+@click.argument("query", required=False)
+@click.option("--pupil", "pupil_id", help="Only this pupil's pieces.")
+@click.option("--class", "class_name", help="Only pieces written in this class.")
+@click.option("--genre", "genre_name", help="Only this genre.")
+@click.option("--half-term", help="Only this half term.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--rebuild", is_flag=True, help="Rebuild the search index from the texts.")
+@click.option("--json", "as_json", is_flag=True)
+def search(archive, query, pupil_id, class_name, genre_name, half_term, limit, rebuild,
+           as_json):
+    """Find pieces by their words: scanflow search dragon --class 3A"""
+    from dataclasses import asdict
+
+    from scanflow.errors import UsageError
+    from scanflow.search import rebuild as rebuild_index, search as run_search
+
+    if rebuild:
+        click.echo(f"Search index rebuilt: {rebuild_index(archive)} piece(s).")
+        if not query:
+            return
+    if not query:
+        raise UsageError("Give the words to search for.", hint="e.g. scanflow search dragon")
+    hits = run_search(archive, query, pupil_id=pupil_id, class_name=class_name,
+                      genre=genre_name, half_term=half_term, limit=limit)
+    if as_json:
+        click.echo(json.dumps([asdict(h) | {"snippet": h.snippet_text("**", "**")}
+                               for h in hits], ensure_ascii=False, indent=2))
+        return
+    for h in hits:
+        click.echo(f"piece {h.piece_id:>5}  {h.pupil_name:<22} {h.class_name or '-':<5} "
+                   f"{h.half_term:<18} {h.genre:<11} {h.snippet_text('[', ']')}")
+    click.echo(f"{len(hits)} piece(s)" + (" (more: raise --limit)" if len(hits) == limit else "")
+               + (". Read one with: scanflow show PIECE" if hits else "."))
+
+
+@cli.group()
+def export():
+    """Data out: levels CSV for the MIS, ALTO XML, searchable PDF."""
+
+
+@export.command("levels")
+@archive_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The CSV file to write.")
+@click.option("--half-term", help="Only this half term.")
+@click.option("--class", "class_name", help="Only this class (as it was then).")
+@click.option("--year", "year_group", type=int, help="Only this year group (as it was then).")
+@click.option("--genre", "genre_name", help="Only this genre.")
+@click.option("--all", "include_unscored", is_flag=True, help="Also pieces not scored yet.")
+def export_levels(archive, output, half_term, class_name, year_group, genre_name,
+                  include_unscored):
+    """Levels as CSV for the school MIS: a row per pupil and half term (docs/exports.md)."""
+    from scanflow.export import export_levels_csv
+
+    n = export_levels_csv(archive, output, half_term=half_term, class_name=class_name,
+                          year_group=year_group, genre=genre_name,
+                          include_unscored=include_unscored)
+    click.echo(f"{output}: {n} row(s).")
+
+
+@export.command("alto")
+@archive_option
+@click.argument("piece_id", type=int)
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
+@click.option("--no-images", is_flag=True, help="Only the XML, not the page images.")
+def export_alto(archive, piece_id, out_dir, no_images):
+    """ALTO XML per page (line and word boxes), with the page images, for HTR tools."""
+    from scanflow.alto import write_alto
+
+    paths = write_alto(archive, piece_id, out_dir, images=not no_images)
+    click.echo(f"{out_dir}: " + ", ".join(p.name for p in paths))
+
+
+@export.command("pdf")
+@archive_option
+@click.argument("piece_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The PDF to write.")
+def export_pdf(archive, piece_id, output):
+    """A searchable PDF of a piece: page images with the final text as an invisible layer."""
+    from scanflow.pdfexport import searchable_pdf
+
+    searchable_pdf(archive, piece_id, output)
+    click.echo(f"{output}: piece {piece_id} ({output.stat().st_size // 1024} KB).")
+
+
+@cli.command("backup")
+@archive_option
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def backup_cmd(archive, dest):
+    """Copy the archive to a NEW folder DEST with a checksum manifest (safe while in use)."""
+    from scanflow.backup import backup as run_backup
+
+    r = run_backup(archive, dest)
+    click.echo(f"Backup written to {r.path}: {r.pupils} pupils, {r.pieces} pieces, "
+               f"{r.images} images, {(r.total_bytes) / 1e6:.1f} MB in {r.seconds:.1f}s.")
+    for warning in r.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    click.echo(f"Check it any time with: cd {r.path} && sha256sum -c --quiet MANIFEST.sha256")
+
+
+@cli.command("restore")
+@click.argument("backup_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--archive", "archive_path", type=click.Path(file_okay=False, path_type=Path),
+              envvar="SCANFLOW_ARCHIVE", default="scanflow-archive", show_default=True,
+              help="Where to restore to (or set SCANFLOW_ARCHIVE).")
+@click.option("--force", is_flag=True, help="Replace an archive that holds data (it is kept, "
+              "renamed, beside the restored one).")
+def restore_cmd(backup_dir, archive_path, force):
+    """Restore a backup after checking every file against its manifest."""
+    from scanflow.backup import restore as run_restore
+
+    r = run_restore(backup_dir, archive_path, force=force)
+    click.echo(f"Restored {backup_dir} to {r.archive}: {r.pupils} pupils, {r.pieces} pieces, "
+               f"{r.images} images.")
+    if r.kept_old:
+        click.echo(f"The archive that was there is kept at {r.kept_old}.")
+
+
+@cli.command("check")
+@archive_option
+@click.option("--repair", is_flag=True, help="Fix what is safe to fix (see --help text).")
+@click.option("--quick", is_flag=True, help="Faster: files present, no checksums.")
+@click.option("--from-backup", type=click.Path(file_okay=False, path_type=Path),
+              help="With --repair: copy missing or damaged images back from this backup.")
+def check_cmd(archive, repair, quick, from_backup):
+    """Is the archive whole? Database, every image (present, right checksum), no orphans,
+    search index. --repair: rebuild the index, clear caches, move orphan images to
+    quarantine/, and (with --from-backup) copy back lost images."""
+    from scanflow.check import check_archive, format_check
+
+    report = check_archive(archive, repair=repair, quick=quick, from_backup=from_backup)
+    click.echo(format_check(report))
+    if not report.ok:
+        sys.exit(int(ExitCode.archive))
 
 
 # --- eval command ---
