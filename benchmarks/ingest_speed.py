@@ -91,9 +91,9 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, i
 def bare_tesseract(pdf: Path, work: Path, cores: int) -> tuple[float, float]:
     """(seconds rasterising with pdftoppm, seconds of tesseract on those pages)."""
     t0 = time.monotonic()
-    subprocess.run(["pdftoppm", "-r", "300", "-png", str(pdf), str(work / "p")], check=True)
+    subprocess.run(["pdftoppm", "-r", "300", str(pdf), str(work / "p")], check=True)
     raster = time.monotonic() - t0
-    pages = sorted(work.glob("p*.png"))
+    pages = sorted(work.glob("p*.ppm"))
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
     def one(png: Path):

@@ -306,7 +306,9 @@ def process_page(task: PageTask, engine) -> PageResult:
 def write_png_atomic(path: Path, image: np.ndarray) -> None:
     """Write a lossless PNG so that a reader never sees half a file (tmp + fsync + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 6]
+    # Level 1: a noisy 300-dpi scan encodes in 0.5 s instead of 1.9 s at level 6, for
+    # about 20 % more disk; the page images are written once and read often.
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
     if image.ndim == 2 and set(np.unique(image[::16, ::16])) <= {0, 255}:
         params += [cv2.IMWRITE_PNG_BILEVEL, 1]  # the binarised OCR image: 1 bit, 8x faster
     ok, buf = cv2.imencode(".png", image, params)
