@@ -22,7 +22,7 @@ say() { printf '\n== %s\n' "$*" >&2; }
 APT_PACKAGES=(python3 python3-venv python3-pip tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
               poppler-utils fonts-dejavu-core wbritish wamerican)
 if [ "$mode" = test ]; then
-  APT_PACKAGES+=(chromium)
+  APT_PACKAGES+=(chromium sqlite3)
 fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

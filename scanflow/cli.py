@@ -874,7 +874,7 @@ def export():
 @click.option("--all", "include_unscored", is_flag=True, help="Also pieces not scored yet.")
 def export_levels(archive, output, half_term, class_name, year_group, genre_name,
                   include_unscored):
-    """Levels as CSV for the school MIS: a row per pupil and half term (docs/exports.md)."""
+    """Levels as CSV for the school MIS: a row per pupil and half term (docs/archive.md)."""
     from scanflow.export import export_levels_csv
 
     n = export_levels_csv(archive, output, half_term=half_term, class_name=class_name,
@@ -916,8 +916,9 @@ def export_pdf(archive, piece_id, output):
 def backup_cmd(archive, dest):
     """Copy the archive to a NEW folder DEST with a checksum manifest (safe while in use)."""
     from scanflow.backup import backup as run_backup
+    from scanflow.progress import progress_for
 
-    r = run_backup(archive, dest)
+    r = run_backup(archive, dest, progress=progress_for())
     click.echo(f"Backup written to {r.path}: {r.pupils} pupils, {r.pieces} pieces, "
                f"{r.images} images, {(r.total_bytes) / 1e6:.1f} MB in {r.seconds:.1f}s.")
     for warning in r.warnings:
@@ -954,11 +955,66 @@ def check_cmd(archive, repair, quick, from_backup):
     search index. --repair: rebuild the index, clear caches, move orphan images to
     quarantine/, and (with --from-backup) copy back lost images."""
     from scanflow.check import check_archive, format_check
+    from scanflow.progress import progress_for
 
-    report = check_archive(archive, repair=repair, quick=quick, from_backup=from_backup)
+    report = check_archive(archive, repair=repair, quick=quick, from_backup=from_backup,
+                           progress=progress_for())
     click.echo(format_check(report))
     if not report.ok:
         sys.exit(int(ExitCode.archive))
+
+
+# --- debug commands ---
+
+
+def _setting_option(pair: str) -> tuple[str, object]:
+    import json
+
+    key, sep, value = pair.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"expected KEY=VALUE, got '{pair}'")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+@cli.command("debug-page")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Which page of a PDF or multi-page TIFF.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the step images and steps.json (created if missing).")
+@click.option("--engine", "engine_name", default=None,
+              help="Also read the page with this engine and draw the lines it found.")
+@click.option("-S", "--setting", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Preprocessing setting, repeatable (e.g. -S contrast=clahe -S dewarp=false).")
+def debug_page_cmd(file, page, out_dir, engine_name, overrides):
+    """Show what each cleaning step does to one page: a numbered PNG per step and
+    steps.json with every step's settings and result."""
+    import dataclasses
+
+    from scanflow.errors import UsageError
+    from scanflow.ocr.debug import debug_page
+    from scanflow.ocr.preprocess import PreprocessSettings
+
+    changes = dict(_setting_option(o) for o in overrides)
+    known = {f.name for f in dataclasses.fields(PreprocessSettings)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise UsageError(f"Unknown preprocessing setting '{unknown[0]}'.",
+                         hint=f"Use one of: {', '.join(sorted(known))}.")
+    settings = dataclasses.replace(PreprocessSettings(), **changes)
+    engine = None
+    if engine_name:
+        from scanflow.ocr.engine import get_engine
+
+        engine = get_engine(engine_name)
+    report = debug_page(file, out_dir, page=page, settings=settings, engine=engine)
+    for step in report.steps:
+        result = ", ".join(f"{k}={v}" for k, v in step["result"].items() if k != "bands")
+        click.echo(f"{step['name']:<14} {result}")
+    click.echo(f"Wrote {len(report.files)} images and steps.json to {report.out_dir}")
 
 
 # --- eval command ---

@@ -34,6 +34,7 @@ import numpy as np
 
 from scanflow import codes, sources
 from scanflow.archive import Archive, current_user, now
+from scanflow.check import record_image_hashes
 from scanflow.errors import InputFileError, ScanflowError, UnknownPupil, UsageError
 from scanflow.ocr.engine import get_engine
 from scanflow.ocr.model import Recognition
@@ -374,6 +375,8 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
             "word_count": len(words), "seconds": round(result.seconds, 3), "created_at": now(),
             "code": json.dumps(result.code.to_dict()) if result.code else None,
         }).last_pk
+        # The stored images' checksums, for 'scanflow check' and backups (~10 ms a page).
+        record_image_hashes(archive, [page_id])
         if rec:
             for line_no, line in enumerate(rec.lines, start=1):
                 line_id = db["lines"].insert({

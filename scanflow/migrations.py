@@ -334,3 +334,112 @@ def _m004() -> str:
     );
     CREATE INDEX idx_scores_piece ON scores(piece_id, criterion_id, id);
     """
+
+
+def _piece_text_select(where: str) -> str:
+    # A piece's final text, worked out in SQL so that every writer keeps the search index
+    # in step through triggers, with no scanflow code needed (Datasette can read it too).
+    # It equals scanflow.transcription.current_text(): the latest teacher version's lines
+    # (a blank line between pages), else the OCR text of the pages not discarded.
+    return f"""
+    SELECT p.id AS piece_id,
+      CASE WHEN v.number IS NOT NULL THEN COALESCE((
+        SELECT group_concat(t, char(10)) FROM (
+          SELECT CASE WHEN lag(json_extract(j.value, '$.page_id')) OVER w IS NOT NULL
+                       AND lag(json_extract(j.value, '$.page_id')) OVER w
+                           IS NOT json_extract(j.value, '$.page_id')
+                      THEN char(10) ELSE '' END || json_extract(j.value, '$.text') AS t
+          FROM json_each(v.lines) AS j
+          WINDOW w AS (ORDER BY CAST(j.key AS INTEGER))
+          ORDER BY CAST(j.key AS INTEGER))), '')
+      ELSE COALESCE((
+        SELECT group_concat(ocr_text, char(10) || char(10)) FROM (
+          SELECT ocr_text FROM pages WHERE pages.piece_id = p.id AND pages.status != 'discarded'
+            AND pages.ocr_text IS NOT NULL AND pages.ocr_text != ''
+          ORDER BY pages.position, pages.id)), '')
+      END AS text,
+      COALESCE(v.number, 0) AS version,
+      strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now') AS updated_at
+    FROM pieces AS p
+    LEFT JOIN transcription_versions AS v ON v.piece_id = p.id
+      AND v.number = (SELECT MAX(number) FROM transcription_versions WHERE piece_id = p.id)
+    WHERE {where}"""
+
+
+def _refresh_piece_text(piece: str) -> str:
+    return (f"DELETE FROM piece_texts WHERE piece_id = {piece};\n"
+            f"INSERT INTO piece_texts (piece_id, text, version, updated_at)"
+            f"{_piece_text_select(f'p.id = {piece}')};")
+
+
+@migration(6, "archive: search index, image hashes")
+def _m006() -> str:
+    return f"""
+    -- The final text of every piece (what scanflow.transcription.current_text gives), kept
+    -- by the triggers below whenever a transcription version is saved or pages are added,
+    -- moved or re-read; and its full-text index (FTS5, external content). Rebuild both
+    -- with: scanflow search --rebuild
+    CREATE TABLE piece_texts (
+        piece_id INTEGER PRIMARY KEY REFERENCES pieces(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE piece_texts_fts USING fts5(
+        text, content='piece_texts', content_rowid='piece_id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER piece_texts_ai AFTER INSERT ON piece_texts BEGIN
+        INSERT INTO piece_texts_fts (rowid, text) VALUES (NEW.piece_id, NEW.text);
+    END;
+    CREATE TRIGGER piece_texts_ad AFTER DELETE ON piece_texts BEGIN
+        INSERT INTO piece_texts_fts (piece_texts_fts, rowid, text)
+            VALUES ('delete', OLD.piece_id, OLD.text);
+    END;
+    CREATE TRIGGER piece_texts_au AFTER UPDATE ON piece_texts BEGIN
+        INSERT INTO piece_texts_fts (piece_texts_fts, rowid, text)
+            VALUES ('delete', OLD.piece_id, OLD.text);
+        INSERT INTO piece_texts_fts (rowid, text) VALUES (NEW.piece_id, NEW.text);
+    END;
+    CREATE TRIGGER pieces_text_ai AFTER INSERT ON pieces BEGIN
+        {_refresh_piece_text("NEW.id")}
+    END;
+    CREATE TRIGGER versions_text_ai AFTER INSERT ON transcription_versions BEGIN
+        {_refresh_piece_text("NEW.piece_id")}
+    END;
+    CREATE TRIGGER versions_text_ad AFTER DELETE ON transcription_versions BEGIN
+        {_refresh_piece_text("OLD.piece_id")}
+    END;
+    CREATE TRIGGER pages_text_ai AFTER INSERT ON pages WHEN NEW.piece_id IS NOT NULL BEGIN
+        {_refresh_piece_text("NEW.piece_id")}
+    END;
+    CREATE TRIGGER pages_text_ad AFTER DELETE ON pages WHEN OLD.piece_id IS NOT NULL BEGIN
+        {_refresh_piece_text("OLD.piece_id")}
+    END;
+    CREATE TRIGGER pages_text_au_old AFTER UPDATE OF piece_id, position, status, ocr_text
+        ON pages WHEN OLD.piece_id IS NOT NULL AND OLD.piece_id IS NOT NEW.piece_id BEGIN
+        {_refresh_piece_text("OLD.piece_id")}
+    END;
+    CREATE TRIGGER pages_text_au_new AFTER UPDATE OF piece_id, position, status, ocr_text
+        ON pages WHEN NEW.piece_id IS NOT NULL BEGIN
+        {_refresh_piece_text("NEW.piece_id")}
+    END;
+    INSERT INTO piece_texts (piece_id, text, version, updated_at){_piece_text_select("1")};
+    -- SHA-256 of each stored image, so scanflow check can tell a damaged file from a good
+    -- one. Recorded by scanflow.check.record_image_hashes (after ingest, or by the first
+    -- check for older pages). Rewriting an image in place (turning a page, reading it
+    -- again) clears its hash, which the next check records afresh.
+    ALTER TABLE pages ADD COLUMN image_sha256 TEXT;
+    ALTER TABLE pages ADD COLUMN ocr_image_sha256 TEXT;
+    CREATE TRIGGER pages_hash_turned AFTER UPDATE OF rotation, image_path ON pages
+        WHEN NEW.rotation IS NOT OLD.rotation OR NEW.image_path IS NOT OLD.image_path BEGIN
+        UPDATE pages SET image_sha256 = NULL WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER pages_hash_reread AFTER UPDATE OF ocr_text, ocr_image_path ON pages
+        WHEN NEW.ocr_text IS NOT OLD.ocr_text OR NEW.ocr_image_path IS NOT OLD.ocr_image_path
+    BEGIN
+        UPDATE pages SET ocr_image_sha256 = NULL WHERE id = NEW.id;
+    END;
+    -- Class views find who was in a class in an earlier year through pupil_history.
+    CREATE INDEX idx_pupil_history_class ON pupil_history(class_name);
+    """

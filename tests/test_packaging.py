@@ -67,7 +67,7 @@ def test_dockerfile_lint():
 def test_setup_script_installs_what_the_code_needs():
     pkgs = setup_apt_packages("test")
     for needed in ("tesseract-ocr", "tesseract-ocr-eng", "tesseract-ocr-osd", "poppler-utils",
-                   "python3-venv", "chromium"):
+                   "python3-venv", "chromium", "sqlite3"):
         assert needed in pkgs
     text = (ROOT / "setup.sh").read_text()
     assert "set -euo pipefail" in text

@@ -113,6 +113,11 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
     app.register_error_handler(413, lambda e: _error_page(
         "That request is too large.", "Save fewer lines at once, or reload the page.", 413))
     _routes(app)
+    # --- archive views (scanflow.review.archive_views): pupil pages, grids, search ---
+    from scanflow.review.archive_views import blueprint as archive_views
+
+    app.register_blueprint(archive_views)
+    # --- end archive views ---
     return app
 
 

@@ -1,0 +1,268 @@
+"""The archive in the review app: pupil pages, class and year grids, search, downloads.
+
+A Flask blueprint registered by :func:`scanflow.review.app.create_app`; every view is a
+thin layer over :mod:`scanflow.portfolio`, :mod:`scanflow.classview`,
+:mod:`scanflow.search`, :mod:`scanflow.export`, :mod:`scanflow.alto` and
+:mod:`scanflow.pdfexport`, under the app's rules (see its docstring):
+
+* teachers see pupils now in their classes (with every earlier year of their writing),
+  and the class grids of their classes; leads see everything, the year-group view and
+  the levels CSV; office accounts none of it;
+* the growth chart is an SVG drawn with attributes only, so the strict CSP holds;
+* downloads are made into a temporary folder and sent, never kept on the server.
+
+URLs: ``/classes`` (class grid), ``/year`` (year group), ``/pupil/<id>``,
+``/pupil/<id>/portfolio.pdf``, ``/piece/<id>/searchable.pdf``, ``/piece/<id>/alto.zip``,
+``/search``, ``/export/levels.csv``.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+from flask import Blueprint, render_template, request, send_file
+
+from scanflow.errors import UsageError
+
+blueprint = Blueprint("archive", __name__)
+
+
+def _app():
+    # Imported here: the app module registers this blueprint while it is being set up.
+    from scanflow.review import app
+
+    return app
+
+
+def _require_review():
+    u = _app().user()
+    if not u.can_review:
+        raise _app().Forbidden(
+            f"Your account ({u.username}, {u.role}) does not show pupils' writing.",
+            hint="Ask a teacher or your scanflow lead.")
+    return u
+
+
+def _require_lead(what: str):
+    u = _require_review()
+    if u.role != "lead":
+        raise _app().Forbidden(f"Only a lead account can see {what}.",
+                               hint="Ask your scanflow lead.")
+    return u
+
+
+def _pupil_allowed(pupil_id: str):
+    from scanflow.roster import get_pupil
+
+    u = _require_review()
+    pupil = get_pupil(_app().get_archive(), pupil_id, required=False)
+    if pupil is None:
+        raise _app().NotFound(f"There is no pupil '{pupil_id}'.",
+                              hint="Find pupils from a class grid or the search page.")
+    if not u.can_review_class(pupil.class_name):
+        raise _app().Forbidden(
+            f"{pupil.display_name} is in class {pupil.class_name or '-'}, which is not one of "
+            f"your classes ({', '.join(u.classes) or 'none'}).",
+            hint="Ask your scanflow lead to add the class to your account.")
+    return pupil
+
+
+def _piece_pupil(piece_id: int) -> str:
+    row = _app().get_archive().db.execute("SELECT pupil_id FROM pieces WHERE id = ?",
+                                          [piece_id]).fetchone()
+    if row is None:
+        raise _app().NotFound(f"There is no piece {piece_id}.",
+                              hint="Go back to the pupil's page and pick one from the list.")
+    _pupil_allowed(row[0])
+    return row[0]
+
+
+def _half_terms(archive) -> list[str]:
+    from scanflow.terms import HalfTerm
+
+    terms = [r[0] for r in archive.db.execute("SELECT DISTINCT half_term FROM pieces")]
+    return sorted(terms, key=lambda t: HalfTerm.parse(t).index, reverse=True)
+
+
+def _download(path: Path, name: str, mimetype: str):
+    data = path.read_bytes()
+    resp = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
+                     download_name=name)
+    resp.headers["Cache-Control"] = "no-store"  # a child's work: never kept in a cache
+    return resp
+
+
+# --- pupil --------------------------------------------------------------------------------
+
+
+@blueprint.get("/pupil/<pupil_id>")
+def pupil(pupil_id: str):
+    from scanflow.charts import chart_svg, growth_chart
+    from scanflow.levels import short_name
+    from scanflow.portfolio import pupil_portfolio
+    from scanflow.review.pageimages import image_key
+
+    _pupil_allowed(pupil_id)
+    archive = _app().get_archive()
+    p = pupil_portfolio(archive, pupil_id)
+    keys = {page.id: image_key(archive, page.image_path)
+            for piece in p.pieces for page in piece.pages if page.image_path}
+    return render_template("archive_pupil.html", p=p, chart=chart_svg(growth_chart(p)),
+                           keys=keys, heads={c: short_name(c, n) for c, n in p.criteria.items()},
+                           user=_app().user())
+
+
+@blueprint.get("/pupil/<pupil_id>/portfolio.pdf")
+def portfolio_download(pupil_id: str):
+    from scanflow.pdfexport import portfolio_pdf
+
+    pupil_obj = _pupil_allowed(pupil_id)
+    with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
+        path = portfolio_pdf(_app().get_archive(), pupil_id, Path(tmp) / "portfolio.pdf")
+        return _download(path, f"portfolio-{_slug(pupil_obj.display_name)}.pdf",
+                         "application/pdf")
+
+
+@blueprint.get("/piece/<int:piece_id>/searchable.pdf")
+def piece_pdf(piece_id: int):
+    from scanflow.pdfexport import searchable_pdf
+
+    _piece_pupil(piece_id)
+    with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
+        path = searchable_pdf(_app().get_archive(), piece_id, Path(tmp) / "piece.pdf")
+        return _download(path, f"piece-{piece_id}.pdf", "application/pdf")
+
+
+@blueprint.get("/piece/<int:piece_id>/alto.zip")
+def piece_alto(piece_id: int):
+    from scanflow.alto import write_alto
+
+    _piece_pupil(piece_id)
+    with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
+        files = write_alto(_app().get_archive(), piece_id, Path(tmp) / "alto")
+        zipped = Path(tmp) / "alto.zip"
+        with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                z.write(f, f.name)
+        return _download(zipped, f"piece-{piece_id}-alto.zip", "application/zip")
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "pupil"
+
+
+# --- class and year group ---------------------------------------------------------------------
+
+
+@blueprint.get("/classes")
+def classes():
+    from scanflow.classview import class_view
+    from scanflow.levels import short_name
+    from scanflow.placement import Placements
+
+    u = _require_review()
+    archive = _app().get_archive()
+    terms = _half_terms(archive)
+    half_term = request.args.get("half_term") or (terms[0] if terms else None)
+    choices = []
+    if half_term:
+        choices = Placements(archive).classes_in(half_term)
+    if u.role != "lead":
+        choices = [c for c in choices if c in u.classes] or list(u.classes)
+    class_name = request.args.get("class") or (choices[0] if choices else None)
+    view = error = None
+    if class_name and half_term:
+        if not u.can_review_class(class_name):
+            raise _app().Forbidden(f"Class {class_name} is not one of your classes "
+                                   f"({', '.join(u.classes) or 'none'}).",
+                                   hint="Ask your scanflow lead to add it to your account.")
+        try:
+            view = class_view(archive, class_name, half_term)
+        except UsageError as exc:
+            error = f"{exc.message} {exc.hint}"
+    heads = {c: short_name(c, n) for c, n in view.criteria.items()} if view else {}
+    return render_template("archive_grid.html", view=view, error=error, terms=terms,
+                           choices=choices, selected=class_name, half_term=half_term,
+                           mode="class", heads=heads, user=u, years=[])
+
+
+@blueprint.get("/year")
+def year():
+    from scanflow.classview import year_view
+    from scanflow.levels import short_name
+
+    u = _require_lead("whole year groups")
+    archive = _app().get_archive()
+    terms = _half_terms(archive)
+    half_term = request.args.get("half_term") or (terms[0] if terms else None)
+    try:
+        year_group = int(request.args.get("year") or 6)
+    except ValueError:
+        raise UsageError(f"'{request.args.get('year')}' is not a year group.",
+                         hint="Pick one from the list.") from None
+    view = error = None
+    if half_term:
+        try:
+            view = year_view(archive, year_group, half_term)
+        except UsageError as exc:
+            error = f"{exc.message} {exc.hint}"
+    heads = {c: short_name(c, n) for c, n in view.criteria.items()} if view else {}
+    return render_template("archive_grid.html", view=view, error=error, terms=terms,
+                           choices=[], selected=year_group, half_term=half_term, mode="year",
+                           heads=heads, user=u, years=list(range(0, 7)))
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@blueprint.get("/search")
+def search():
+    from markupsafe import Markup, escape
+
+    from scanflow.search import MARK_END, MARK_START, search as run_search
+
+    u = _require_review()
+    archive = _app().get_archive()
+    args = {k: (request.args.get(k) or "").strip() for k in
+            ("q", "pupil", "class", "genre", "half_term")}
+    hits, error = [], None
+    if args["q"]:
+        try:
+            hits = run_search(archive, args["q"], pupil_id=args["pupil"] or None,
+                              class_name=args["class"] or None, genre=args["genre"] or None,
+                              half_term=args["half_term"] or None, limit=100,
+                              allowed_classes=None if u.role == "lead" else tuple(u.classes))
+        except UsageError as exc:
+            error = f"{exc.message} {exc.hint}"
+    rows = []
+    for h in hits:
+        snippet = str(escape(h.snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+        rows.append((h, Markup(snippet)))
+    genres = [r[0] for r in archive.db.execute("SELECT name FROM genres ORDER BY name")]
+    return render_template("archive_search.html", args=args, rows=rows, error=error,
+                           terms=_half_terms(archive), genres=genres, user=u,
+                           searched=bool(args["q"]))
+
+
+# --- levels CSV -----------------------------------------------------------------------------
+
+
+@blueprint.get("/export/levels.csv")
+def levels_csv():
+    from scanflow.export import export_levels_csv
+
+    _require_lead("the levels export")
+    half_term = request.args.get("half_term") or None
+    class_name = request.args.get("class") or None
+    with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
+        path = Path(tmp) / "levels.csv"
+        export_levels_csv(_app().get_archive(), path, half_term=half_term,
+                          class_name=class_name)
+        name = "levels" + (f"-{half_term}" if half_term else "") + \
+            (f"-{_slug(class_name)}" if class_name else "") + ".csv"
+        return _download(path, name, "text/csv")
