@@ -52,8 +52,14 @@ extras=""
 stamp=".venv/.scanflow-installed${extras}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "Installing scanflow and its Python dependencies into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+  # pip's build chatter goes to a log; it is shown only if the install fails.
+  if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"; } \
+       > .venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2
+    echo "Installing the Python packages failed (log above, also in .venv/pip.log)." >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 
