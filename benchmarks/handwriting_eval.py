@@ -1,12 +1,16 @@
 """Recognition accuracy on generated exercise-book pages, per engine, with misspellings.
 
-    .venv/bin/python benchmarks/handwriting_eval.py [--pages 12] [--photos 4] [--engines rapidocr,tesseract] [--json] [--keep DIR]
+    .venv/bin/python benchmarks/handwriting_eval.py [--pages 12] [--photos 4] [--faint 4] [--grey 4] [--tilted 2] [--engines rapidocr,tesseract] [--json] [--keep DIR]
 
 Generates (scanflow.synth, deterministic seeds) child-like handwriting on ruled paper —
 pencil and pen, blue and grey rules, skew up to ±4°, uneven light, scanner noise, JPEG —
-plus phone-photo pages (perspective, desk, shadow), writes them in the layout
-``scanflow eval`` reads (``<stem>.jpg`` + ``<stem>.gt.txt``), runs the same pipeline as an
-ingest, and reports per engine and per kind (scan/photo):
+plus phone-photo pages (perspective, desk, shadow), photos taken at a steep angle
+(``tilted``: the photo seen through a camera tilted ~25°), faint-pencil pages (the same pages'
+pencil lightened to 30-50 % of its darkness: a light hand or a hard pencil) and
+greyscale scans (an office scanner in grey mode: blue rules and the red margin turn as
+dark as pencil), writes them in the layout ``scanflow eval`` reads (``<stem>.jpg`` +
+``<stem>.gt.txt``), runs the same pipeline as an ingest, and reports per engine and per
+kind (scan/photo/tilted/faint/greyscan):
 
 * corpus CER and WER (whitespace collapsed), seconds per page;
 * misspellings preserved: of the deliberate children's misspellings in the ground truth,
@@ -30,21 +34,100 @@ from scanflow.evaluate import evaluate  # noqa: E402
 from scanflow.synth import MISSPELLINGS, render_page, write_sample  # noqa: E402
 
 
-def make_set(folder: Path, pages: int, photos: int) -> dict[str, str]:
-    """Write the evaluation pages; returns stem -> kind ("scan" or "photo")."""
-    kinds = {}
+KINDS = ("scan", "photo", "tilted", "faint", "greyscan")
+
+
+def faint_page(seed: int, lightness: float, **kw):
+    """A pencil page whose strokes keep only ``lightness`` of their darkness.
+
+    The page is rendered twice with the same seed, with and without writing: paper,
+    ruling, lighting and noise come from their own random streams in scanflow.synth, so
+    the two differ only by the writing, and ``blank + lightness * (page - blank)`` is the
+    same page written faintly (noise and lighting untouched).
+    """
+    import numpy as np
+
+    page = render_page(seed=seed, ink="pencil", **kw)
+    blank = render_page([""], seed=seed, ink="pencil", **kw)
+    mixed = blank.image.astype(np.float32) + lightness * (
+        page.image.astype(np.float32) - blank.image.astype(np.float32))
+    page.image = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    page.settings["faint"] = lightness
+    return page
+
+
+def tilt_photo(page, tilt_deg: float, turn_deg: float):
+    """The phone held at an angle: the photo seen through a camera turned ``tilt_deg``
+    about the horizontal axis and ``turn_deg`` about the lens axis (a real perspective:
+    far edge narrower *and* shorter, which synth's keystone alone does not do).
+    ``settings["photo_corners"]`` follow the page."""
+    import math
+
+    import cv2
+    import numpy as np
+
+    h, w = page.image.shape[:2]
+    f = 1.2 * max(h, w)  # a phone's wide lens, ~53 degrees across the long side
+    k = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
+    t, r = math.radians(tilt_deg), math.radians(turn_deg)
+    rx = np.array([[1, 0, 0], [0, math.cos(t), -math.sin(t)], [0, math.sin(t), math.cos(t)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    m = k @ rz @ rx @ np.linalg.inv(k)
+    # Keep the whole (moved) frame in view: shrink about the centre until it fits.
+    frame = cv2.perspectiveTransform(np.float64([[[0, 0], [w, 0], [w, h], [0, h]]]), m)[0]
+    span = frame.max(axis=0) - frame.min(axis=0)
+    s = 1.0 / max(span[0] / w, span[1] / h)
+    fit = np.array([[s, 0, 0], [0, s, 0], [0, 0, 1.0]])
+    fit[:2, 2] = np.array([w / 2, h / 2]) - s * (frame.min(axis=0) + span / 2)
+    m = fit @ m
+    page.image = cv2.warpPerspective(page.image, m, (w, h), flags=cv2.INTER_AREA,
+                                     borderMode=cv2.BORDER_REPLICATE)
+    corners = np.float64([page.settings["photo_corners"]])
+    page.settings["photo_corners"] = cv2.perspectiveTransform(corners, m)[0].tolist()
+    page.settings["tilt"] = [tilt_deg, turn_deg]
+    return page
+
+
+def make_set(folder: Path, pages: int, photos: int, faint: int = 0,
+             grey: int = 0, tilted: int = 0) -> dict[str, str]:
+    """Write the evaluation pages; returns stem -> kind (one of ``KINDS``).
+
+    Every page comes from a fixed seed, so a page already in ``folder`` (its image and
+    ``.gt.txt``) is kept rather than rendered again (several seconds a page).
+    """
+    kinds: dict[str, str] = {}
+
+    def add(stem: str, kind: str, make, **write) -> None:
+        kinds[stem] = kind
+        ext = write.get("fmt", "png")
+        if not ((folder / f"{stem}.{ext}").is_file() and (folder / f"{stem}.gt.txt").is_file()):
+            write_sample(folder / stem, make(), **write)
+
     inks = ["pencil", "pencil", "blue", "black"]
     for i in range(pages):
-        page = render_page(seed=1000 + i, ink=inks[i % 4], skew_deg=((i * 37) % 9 - 4) * 1.0,
-                           lighting=0.3 + 0.1 * (i % 4), noise=0.15 + 0.05 * (i % 3),
-                           jpeg_quality=80, lines_colour="grey" if i % 3 == 2 else "blue")
-        write_sample(folder / f"scan{i:02d}", page, fmt="jpg", quality=85)
-        kinds[f"scan{i:02d}"] = "scan"
+        add(f"scan{i:02d}", "scan", lambda i=i: render_page(
+            seed=1000 + i, ink=inks[i % 4], skew_deg=((i * 37) % 9 - 4) * 1.0,
+            lighting=0.3 + 0.1 * (i % 4), noise=0.15 + 0.05 * (i % 3), jpeg_quality=80,
+            lines_colour="grey" if i % 3 == 2 else "blue"), fmt="jpg", quality=85)
     for i in range(photos):
-        page = render_page(seed=2000 + i, ink=inks[i % 4], skew_deg=(i % 5) - 2.0,
-                           lighting=0.5, noise=0.1, photo=True)
-        write_sample(folder / f"photo{i:02d}", page, fmt="jpg", quality=85)
-        kinds[f"photo{i:02d}"] = "photo"
+        add(f"photo{i:02d}", "photo", lambda i=i: render_page(
+            seed=2000 + i, ink=inks[i % 4], skew_deg=(i % 5) - 2.0, lighting=0.5, noise=0.1,
+            photo=True), fmt="jpg", quality=85)
+    for i in range(tilted):
+        add(f"tilted{i:02d}", "tilted", lambda i=i: tilt_photo(render_page(
+            seed=6000 + i, ink=inks[i % 4], skew_deg=(i % 3) - 1.0, lighting=0.4, noise=0.1,
+            photo=True), tilt_deg=(25.0 if i % 2 else -25.0) + 3 * i, turn_deg=4.0 - 3 * i),
+            fmt="jpg", quality=85)
+    for i in range(faint):
+        add(f"faint{i:02d}", "faint", lambda i=i: faint_page(
+            4000 + i, (0.35, 0.45, 0.3, 0.5)[i % 4], skew_deg=((i * 29) % 7 - 3) * 1.0,
+            lighting=0.3 + 0.1 * (i % 3), noise=0.15,
+            lines_colour="grey" if i % 4 == 2 else "blue"), fmt="jpg", quality=80)
+    for i in range(grey):
+        add(f"greyscan{i:02d}", "greyscan", lambda i=i: render_page(
+            seed=5000 + i, ink=inks[i % 4], skew_deg=((i * 23) % 7 - 3) * 1.0,
+            lighting=0.3 + 0.1 * (i % 3), noise=0.15,
+            lines_colour="grey" if i % 2 else "blue"), fmt="jpg", quality=85, grey=True)
     return kinds
 
 
@@ -69,7 +152,7 @@ def summarise(report, kinds: dict[str, str]) -> dict:
                                             "pages": report.images,
                                             "seconds_per_page": round(report.seconds_per_image, 2)}}
     per = [vars(r) for r in report.results]
-    for kind in ("scan", "photo"):
+    for kind in KINDS:
         rows = [r for r in per if kinds.get(r["stem"]) == kind]
         if not rows:
             continue
@@ -87,6 +170,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=12)
     ap.add_argument("--photos", type=int, default=4)
+    ap.add_argument("--faint", type=int, default=4, help="faint-pencil pages")
+    ap.add_argument("--grey", type=int, default=4, help="greyscale-scanned pages")
+    ap.add_argument("--tilted", type=int, default=2,
+                    help="phone photos taken at a steep angle")
     ap.add_argument("--engines", default="rapidocr,tesseract")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="write the pages here and keep them")
@@ -95,7 +182,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        kinds = make_set(folder, args.pages, args.photos)
+        kinds = make_set(folder, args.pages, args.photos, args.faint, args.grey, args.tilted)
         results = [summarise(evaluate(folder, name, jobs=args.jobs), kinds)
                    for name in args.engines.split(",")]
     if args.json:
@@ -105,10 +192,10 @@ def main() -> int:
         a = r["all"]
         print(f"{r['engine']:<10} all {a['pages']} pages: CER {a['cer']:.1%}  WER {a['wer']:.1%}  "
               f"{a['seconds_per_page']:.2f} s/page")
-        for kind in ("scan", "photo"):
+        for kind in KINDS:
             if kind in r:
                 k = r[kind]
-                print(f"{'':<10} {kind:<5} {k['pages']:>2} pages: CER {k['cer']:.1%}  misspellings "
+                print(f"{'':<10} {kind:<8} {k['pages']:>2} pages: CER {k['cer']:.1%}  misspellings "
                       f"kept {k['misspellings_kept']}/{k['misspellings']}")
     return 0
 

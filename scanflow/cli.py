@@ -967,7 +967,8 @@ def check_cmd(archive, repair, quick, from_backup):
 # --- debug commands ---
 
 
-def _setting_option(pair: str) -> tuple[str, object]:
+def _key_value(pair: str) -> tuple[str, object]:
+    """``KEY=VALUE`` from an option; the value as JSON when it parses (numbers, true)."""
     import json
 
     key, sep, value = pair.partition("=")
@@ -977,6 +978,28 @@ def _setting_option(pair: str) -> tuple[str, object]:
         return key.strip(), json.loads(value)
     except ValueError:
         return key.strip(), value
+
+
+def _preprocess_settings(overrides, **explicit):
+    """Default preprocessing settings changed by ``-S KEY=VALUE`` options and ``explicit``
+    (options given their own flag; ``None`` means not given)."""
+    import dataclasses
+
+    from scanflow.errors import UsageError
+    from scanflow.ocr.preprocess import PreprocessSettings
+
+    changes = dict(_key_value(o) for o in overrides)
+    changes.update({k: v for k, v in explicit.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(PreprocessSettings)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise UsageError(f"Unknown preprocessing setting '{unknown[0]}'.",
+                         hint=f"Use one of: {', '.join(sorted(known))}.")
+    try:
+        return dataclasses.replace(PreprocessSettings(), **changes)
+    except TypeError as exc:
+        raise UsageError(f"A preprocessing setting has the wrong kind of value ({exc}).",
+                         hint="Give numbers as numbers and switches as true or false.")
 
 
 @cli.command("debug-page")
@@ -992,19 +1015,9 @@ def _setting_option(pair: str) -> tuple[str, object]:
 def debug_page_cmd(file, page, out_dir, engine_name, overrides):
     """Show what each cleaning step does to one page: a numbered PNG per step and
     steps.json with every step's settings and result."""
-    import dataclasses
-
-    from scanflow.errors import UsageError
     from scanflow.ocr.debug import debug_page
-    from scanflow.ocr.preprocess import PreprocessSettings
 
-    changes = dict(_setting_option(o) for o in overrides)
-    known = {f.name for f in dataclasses.fields(PreprocessSettings)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise UsageError(f"Unknown preprocessing setting '{unknown[0]}'.",
-                         hint=f"Use one of: {', '.join(sorted(known))}.")
-    settings = dataclasses.replace(PreprocessSettings(), **changes)
+    settings = _preprocess_settings(overrides)
     engine = None
     if engine_name:
         from scanflow.ocr.engine import get_engine
@@ -1018,18 +1031,6 @@ def debug_page_cmd(file, page, out_dir, engine_name, overrides):
 
 
 # --- eval command ---
-
-
-def _engine_option(pair: str) -> tuple[str, object]:
-    import json
-
-    key, sep, value = pair.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"expected KEY=VALUE, got '{pair}'")
-    try:
-        return key.strip(), json.loads(value)
-    except ValueError:
-        return key.strip(), value
 
 
 @cli.command("eval")
@@ -1051,27 +1052,26 @@ def _engine_option(pair: str) -> tuple[str, object]:
               help="Engine option, repeatable (e.g. -O source=binary -O text_score=0.5).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (engine threads = cores / jobs).")
+@click.option("-S", "--setting", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Any preprocessing setting, repeatable (e.g. -S dewarp=false); "
+                   "'scanflow debug-page' shows what each does.")
 @click.option("--per-image", is_flag=True, help="With --json, include every image's result.")
 def eval_command(data_dir, engine_name, limit, as_json, binarise, deskew, crop, flatten,
-                 remove_rules, orient, engine_options, jobs, per_image):
+                 remove_rules, orient, engine_options, jobs, overrides, per_image):
     """Measure OCR accuracy on DATA_DIR: images with <stem>.gt.txt transcriptions.
 
     Reports corpus CER and WER (exact, ignoring case, ignoring case and punctuation),
     the worst images and the time per image.
     """
-    import dataclasses
     import json
     import sys
 
     from scanflow.errors import ScanflowError
     from scanflow.evaluate import evaluate
-    from scanflow.ocr.preprocess import PreprocessSettings
 
-    changes = {k: v for k, v in dict(binarise=binarise, deskew=deskew, crop=crop,
-                                     flatten=flatten, remove_rules=remove_rules,
-                                     orient=orient).items() if v is not None}
-    settings = dataclasses.replace(PreprocessSettings(), **changes)
-    options = dict(_engine_option(o) for o in engine_options)
+    settings = _preprocess_settings(overrides, binarise=binarise, deskew=deskew, crop=crop,
+                                    flatten=flatten, remove_rules=remove_rules, orient=orient)
+    options = dict(_key_value(o) for o in engine_options)
 
     def progress(done, total, stem):
         click.echo(f"\r{done}/{total} {stem[:40]:<40}", nl=False, err=True)

@@ -19,7 +19,8 @@ def test_prepare_records_each_step_and_flags_blank_pages():
     blank = np.asarray(page_image([], angle=0))
     prepared = P.prepare(blank)
     names = [s.name for s in prepared.steps]
-    assert names == ["deskew", "crop", "flatten", "binarise", "remove_rules", "blank_check"]
+    assert names == ["dewarp", "deskew", "crop", "flatten", "binarise", "remove_rules",
+                     "segment_lines", "blank_check"]
     assert prepared.blank  # ruled lines and margin alone are not writing
     one_word = P.prepare(np.asarray(page_image(["The end"])))
     assert not one_word.blank
