@@ -52,13 +52,15 @@ from scanflow.rubric import (Band, Criterion, Rubric, band_for_year, content_has
                              default_rubric_dir, load_rubric_for_genre)
 from scanflow.wordlists import statutory_list_name
 
-SUGGESTER_VERSION = "1"
+SUGGESTER_VERSION = "2"
 SUGGESTED = "suggested"
 JUDGEMENT = "teacher judgement"
 NO_SUGGESTION = "no suggestion"
 JUDGEMENT_CRITERIA = {"audience_ideas", "character_setting"}
 TOP_BAND = "year6plus"
 EXAMPLES = 4  # quoted examples per evidence sentence
+LENGTH_CAP = 1.0  # length counts up to twice the band's minimum (see _Scale)
+ACCURACY_LENGTH_CAP = 0.5  # ... and for Punctuation and Spelling up to about 1.4 times
 
 # How each criterion's inputs (see the rules below) make its score on the Year 6+ scale:
 # intercept + sum(weight * input); the level is the score rounded, kept within 1-5 (and
@@ -70,7 +72,9 @@ EXAMPLES = 4  # quoted examples per evidence sentence
 # deviations within a prompt, Level 3.2 half-way between the grade 7 and grade 10
 # averages (which come out near 2.3 and 4.0). benchmarks/agreement.py measures the
 # result. text_structure's "paragraphs" weight is set by hand: those essays have no
-# paragraph breaks.
+# paragraph breaks. Since suggester version 2 the "length" input stops counting at twice
+# the band's minimum (1.4 times for Punctuation and Spelling, see _Scale); the weights were
+# not refitted for that.
 MODEL: dict[str, dict[str, float]] = {
     "spelling": {"intercept": 2.27, "length": 0.52, "error_rate": -0.21, "challenging": 0.36,
         "statutory_missed": -0.13},
@@ -261,9 +265,11 @@ def descriptor_bounds(criterion_id: str, f: Features, score: float) -> float:
     "mostly correct" (at most 2); all sentence punctuation right in three or more
     sentences is "correct most of the time" (at least 2). Text Structure with no sign of
     an opening, a complication or an ending is "minimal evidence of narrative structure"
-    (at most 1), with only one of them at most 2 (Level 3 "contains a time sequenced
-    orientation, complication and resolution"; the signs are found by word lists, so two
-    of the three are allowed to stand for it).
+    (at most 1). One sign found no longer caps the level: the signs are found by word
+    lists, which miss many real openings and endings (a scene set without a time phrase,
+    an ending without a stock closing), so a missing sign is weaker evidence than a found
+    one; the level then rests on the other evidence, and the teacher sees which signs
+    were and were not found.
     """
     if criterion_id == "spelling" and f.checked_words:
         rate = f.misspelt.count / f.checked_words
@@ -281,7 +287,7 @@ def descriptor_bounds(criterion_id: str, f: Features, score: float) -> float:
         score = min(score, 2.49)
     elif criterion_id == "text_structure":
         parts = sum(1 for found in (f.orientation, f.complication, f.ending) if found.count)
-        score = min(score, (1.99, 2.49)[parts]) if parts < 2 else score
+        score = min(score, 1.99) if parts == 0 else score
     return score
 
 
@@ -347,18 +353,24 @@ class _Scale:
     """How a band's expectations scale the evidence.
 
     ``length``: log2(words / the band's minimum), 0 at the minimum (the rubric's Level 3
-    column is headed "Text = N+ words"). ``count()`` compares a count with what a piece
-    of the calibration band's minimum length would hold: a Year 2 piece of 60 words is
-    read against a Year 6+ piece of 240 (different words grow more slowly than words, so
-    their counts are scaled less). A band without a minimum in the rubric (Years 3 and 4
-    in narrative.yaml) uses the nearest younger band's, and says so in the evidence.
+    column is headed "Text = N+ words"), counted up to twice the minimum (1): the rubric
+    asks for a length, not for ever more words, so beyond that the levels rest on what
+    the words do. ``accuracy_length`` (Punctuation, Spelling) stops sooner, at about 1.4
+    times the minimum (0.5): a piece that long already shows whether control is
+    sustained, and a longer one is not more accurate for being longer. ``count()``
+    compares a count with what a piece of the calibration band's minimum length would
+    hold: a Year 2 piece of 60 words is read against a Year 6+ piece of 240 (different
+    words grow more slowly than words, so their counts are scaled less). A band without a
+    minimum in the rubric (Years 3 and 4 in narrative.yaml) uses the nearest younger
+    band's, and says so in the evidence.
     """
 
     def __init__(self, f: Features, minimum: int | None, source: Band | None,
                  reference_words: int):
         self.minimum, self.source = minimum, source
         base = minimum or max(f.words, 1)  # no minimum anywhere: length is not judged
-        self.length = math.log2(max(f.words, 1) / base)
+        self.length = min(math.log2(max(f.words, 1) / base), LENGTH_CAP)
+        self.accuracy_length = min(self.length, ACCURACY_LENGTH_CAP)
         self.per = reference_words / base
 
     def count(self, n: float, distinct: bool = False) -> float:
@@ -452,7 +464,7 @@ def _spelling(f: Features, band: Band, evidence: list[Evidence], year: int,
         evidence.append(Evidence(
             f"{_plural(_distinct(f.names), 'name')} not spell-checked: {_quote(f.names)}",
             f.names.spans))
-    return {"length": s.length, "error_rate": math.log2(1 + rate / 0.015),
+    return {"length": s.accuracy_length, "error_rate": math.log2(1 + rate / 0.015),
             "challenging": s.count(f.challenging.count),
             "statutory_missed": min(len(missed), 3)}
 
@@ -511,7 +523,7 @@ def _punctuation(f: Features, band: Band, evidence: list[Evidence], year: int,
     else:
         evidence.append(Evidence("No colons, semi-colons, ellipses, dashes, hyphens or "
                                  "brackets."))
-    return {"length": s.length, "sentence_accuracy": _sentence_accuracy(f),
+    return {"length": s.accuracy_length, "sentence_accuracy": _sentence_accuracy(f),
             "commas": s.count(f.commas), "wider_range": len(wider),
             "missing_apostrophes": min(f.apostrophes_missing.count, 3),
             "lowercase_i": min(f.lowercase_i.count, 3),
