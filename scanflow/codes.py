@@ -137,6 +137,9 @@ class CodeHit:
     angle: float = 0.0
     problem: str | None = None
     seconds: float = 0.0
+    # A label's outline on the page (four [x, y] corners, page pixels), from its marker:
+    # the label is printed matter on a page of writing and is kept out of the OCR.
+    region: list[list[float]] | None = None
 
     @property
     def is_cover(self) -> bool:
@@ -206,8 +209,43 @@ def find_code(rgb: np.ndarray, *, read_text: bool = True) -> CodeHit | None:
     look = _Look(grey=grey, scale=scale, work=work)
     hit = _search(look, read_text)
     if hit is not None:
+        if hit.kind == LABEL:
+            hit.region = label_region(look)
         hit.seconds = time.monotonic() - started
     return hit
+
+
+# Where a label lies around its marker, in marker widths from the marker's top-left
+# corner (sheets.draw_label: a 99.1 x 38.1 mm label, the 9 mm marker 2 mm in from its
+# top-right corner), with 2 mm spare for a label stuck on a little crooked.
+_LABEL_AROUND_MARKER = ((-88.1 - 2) / 9, (-2 - 2) / 9, (11.0 + 2) / 9, (36.1 + 2) / 9)
+
+
+def label_region(look: _Look) -> list[list[float]] | None:
+    """The label's four corners on the page, from its marker (any rotation), or None."""
+    for kind, quad in _marker_quads(look.work):
+        if kind != LABEL:
+            continue
+        quad = quad / look.scale
+        x0, y0, x1, y1 = _LABEL_AROUND_MARKER
+        # The marker's corners come clockwise from its own top-left: an affine map from
+        # marker units to the page, whichever way up the label was stuck.
+        origin, right, down = quad[0], quad[1] - quad[0], quad[3] - quad[0]
+        corners = [origin + x * right + y * down for x, y in ((x0, y0), (x1, y0), (x1, y1),
+                                                               (x0, y1))]
+        return [[round(float(c[0]), 1), round(float(c[1]), 1)] for c in corners]
+    return None
+
+
+def mask_label(rgb: np.ndarray, hit: CodeHit | None) -> np.ndarray:
+    """``rgb`` with the label painted paper-white, for the OCR only (the faithful page
+    keeps it). Unchanged when there is no label or its place is unknown."""
+    if hit is None or hit.region is None:
+        return rgb
+    masked = rgb.copy()
+    white = (255,) * (masked.shape[2] if masked.ndim == 3 else 1)
+    cv2.fillPoly(masked, [np.round(np.asarray(hit.region)).astype(np.int32)], white)
+    return masked
 
 
 def _search(look: _Look, read_text: bool) -> CodeHit | None:
@@ -273,6 +311,12 @@ def _angle(points: np.ndarray) -> float:
 
 def _markers(image: np.ndarray) -> list[tuple[str, float]]:
     """``(kind, angle)`` for each sheet/label marker on the page."""
+    return [(kind, _angle(quad)) for kind, quad in _marker_quads(image)]
+
+
+def _marker_quads(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(kind, corners)`` for each sheet/label marker: four corners clockwise from the
+    marker's own top-left, in ``image`` pixels."""
     params = cv2.aruco.DetectorParameters()
     detector = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(ARUCO_DICTIONARY),
                                        params)
@@ -282,7 +326,7 @@ def _markers(image: np.ndarray) -> list[tuple[str, float]]:
         for quad, marker_id in zip(corners, ids.ravel()):
             kind = MARKER_KINDS.get(int(marker_id))
             if kind:
-                found.append((kind, _angle(np.asarray(quad, dtype=np.float32).reshape(4, 2))))
+                found.append((kind, np.asarray(quad, dtype=np.float32).reshape(4, 2)))
     return found
 
 

@@ -97,9 +97,16 @@ def test_batch_is_split_at_codes_covers_kept_not_read(archive, tmp_path):
     assert (archive.images_dir / cover[3]).is_file()
     assert rows(archive, "SELECT COUNT(*) FROM lines WHERE page_id = ?", cover[0]) == [(0,)]
     assert json.loads(cover[4])["code"]["pupil_id"] == AVA
-    # The labelled page is writing: read, label and all.
-    assert "cat sat on the mat" in rows(archive, "SELECT ocr_text FROM pages "
-                                                 "WHERE page_number = 7")[0][0]
+    # The labelled page is writing: read, but the label's printing is not the child's.
+    labelled = rows(archive, "SELECT ocr_text, image_path, code FROM pages "
+                             "WHERE page_number = 7")[0]
+    assert "cat sat on the mat" in labelled[0]
+    for printed in ("Cara", "Class", "Autumn", CARA, "2026-27"):
+        assert printed not in labelled[0], (printed, labelled[0])
+    assert json.loads(labelled[2])["region"] is not None
+    # The faithful page keeps the label (dark QR modules where it was stuck).
+    stored = np.asarray(Image.open(archive.images_dir / labelled[1]).convert("L"))
+    assert (stored[40:200, 60:400] < 80).mean() > 0.1  # painted out, it would be 0
     assert [(p.page_number, p.status) for p in list_unassigned(archive)] == \
         [(1, "ok"), (5, "cover"), (6, "ok")]
     assert "Codes: 3 found (2 cover sheet(s), 1 label(s)); expected 2 for class 3A, 1 found." \
@@ -254,3 +261,26 @@ def test_pupils_leave_keep_their_pieces_and_are_not_printed_for(archive, tmp_pat
     # Importing a leaver again puts them back on roll.
     report = import_roster(archive, whole)
     assert report.returned == [CARA] and get_pupil(archive, CARA).left_on is None
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_label_region_follows_the_label_however_the_page_is_turned(archive, tmp_path, turns):
+    from scanflow.codes import find_code, mask_label
+
+    page = labelled_page(archive, tmp_path, CARA, "The cat sat on the mat")
+    page = np.ascontiguousarray(np.rot90(page, k=turns))
+    hit = find_code(page)
+    assert hit is not None and hit.region is not None
+    # The label was pasted at rows 20-470, columns 40-1210 of the upright page.
+    label = np.zeros(page.shape[:2], bool)
+    upright = np.zeros(np.rot90(page, k=-turns).shape[:2], bool)
+    upright[20:470, 40:1210] = True
+    label = np.rot90(upright, k=turns)
+    masked = mask_label(page, hit)
+    painted = (masked != page).any(axis=2) | (masked == 255).all(axis=2)
+    assert painted[label].mean() > 0.98  # all of the label is painted out...
+    writing = np.zeros(upright.shape, bool)
+    writing[690:760, :] = True  # the written line, 2 cm below the label
+    writing = np.rot90(writing, k=turns)
+    assert (masked[writing] == page[writing]).all()  # ...and none of the writing
+    assert painted[~label].mean() < 0.05  # only a 2 mm margin round the label
