@@ -216,6 +216,34 @@ def stats(samples: list[float]) -> dict:
             "max": round(ordered[-1], 2), "mean": round(statistics.fmean(ordered), 2)}
 
 
+def build_cached(path: Path, pieces: int, *, rebuild: bool = False, then=None) -> float | None:
+    """Build the benchmark archive at ``path`` unless it is already there (``rebuild``:
+    afresh), then call ``then(path)`` on a new one. Returns the seconds it took, None if
+    cached."""
+    if rebuild and path.exists():
+        shutil.rmtree(path)
+    if (path / "scanflow.db").exists():
+        return None
+    started = time.perf_counter()
+    build(path, pieces)
+    if then is not None:
+        then(path)
+    return round(time.perf_counter() - started, 1)
+
+
+def print_timings(result: dict, names, *, width: int, show_n: bool = False) -> None:
+    """One line per timed request in ``result`` (see :func:`stats`), after the reference."""
+    r = result["reference_static_file"]
+    print(f"{'reference: static file':<{width}} p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms")
+    for name in names:
+        s = result[name]
+        goal = "" if "meets_goal" not in s else \
+            f"  goal p95 <= {GOAL_MS:.0f} ms: {'met' if s['meets_goal'] else 'NOT MET'}"
+        n = f"  n={s['n']}" if show_n else ""
+        print(f"{name.replace('_', ' '):<{width}} p50 {s['p50']:7.2f} ms  p95 {s['p95']:7.2f} ms  "
+              f"max {s['max']:7.2f} ms  p95/ref {s['p95_vs_reference_p50']:>6}x{n}{goal}")
+
+
 def run(path: Path, requests: int, seed: int = 11) -> dict:
     from scanflow.review.server import make_server
 
@@ -323,13 +351,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     path = OUT / f"review-archive-{args.pieces}"
-    if args.rebuild and path.exists():
-        shutil.rmtree(path)
-    built = None
-    if not (path / "scanflow.db").exists():
-        started = time.perf_counter()
-        build(path, args.pieces)
-        built = round(time.perf_counter() - started, 1)
+    built = build_cached(path, args.pieces, rebuild=args.rebuild)
     result = run(path, args.requests)
     result["build_seconds"] = built
     if args.json:
@@ -339,15 +361,8 @@ def main() -> None:
     print(f"Archive: {a['pieces']:,} pieces, {a['pages']:,} pages, {a['lines']:,} lines, "
           f"{a['words']:,} words, {a['transcription_versions']:,} saved versions"
           + (f" (built in {built}s)" if built else " (cached)"))
-    r = result["reference_static_file"]
-    print(f"{'reference: static file':<26} p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms")
-    for name in ("piece_open", "line_save", "queue_listing", "version_save",
-                 "picture_first_time", "picture_cached"):
-        s = result[name]
-        goal = "" if "meets_goal" not in s else \
-            f"  goal p95 <= {GOAL_MS:.0f} ms: {'met' if s['meets_goal'] else 'NOT MET'}"
-        print(f"{name.replace('_', ' '):<26} p50 {s['p50']:7.2f} ms  p95 {s['p95']:7.2f} ms  "
-              f"max {s['max']:7.2f} ms  p95/ref {s['p95_vs_reference_p50']:>6}x  n={s['n']}{goal}")
+    print_timings(result, ("piece_open", "line_save", "queue_listing", "version_save",
+                           "picture_first_time", "picture_cached"), width=26, show_n=True)
     print(f"piece page size: {result['piece_page_kb_mean']} KB on average")
 
 

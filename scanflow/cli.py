@@ -995,11 +995,7 @@ def _preprocess_settings(overrides, **explicit):
     if unknown:
         raise UsageError(f"Unknown preprocessing setting '{unknown[0]}'.",
                          hint=f"Use one of: {', '.join(sorted(known))}.")
-    try:
-        return dataclasses.replace(PreprocessSettings(), **changes)
-    except TypeError as exc:
-        raise UsageError(f"A preprocessing setting has the wrong kind of value ({exc}).",
-                         hint="Give numbers as numbers and switches as true or false.")
+    return dataclasses.replace(PreprocessSettings(), **changes)
 
 
 @cli.command("debug-page")

@@ -238,14 +238,12 @@ def label_region(look: _Look) -> list[list[float]] | None:
 
 
 def mask_label(rgb: np.ndarray, hit: CodeHit | None) -> np.ndarray:
-    """``rgb`` with the label painted paper-white, for the OCR only (the faithful page
-    keeps it). Unchanged when there is no label or its place is unknown."""
-    if hit is None or hit.region is None:
-        return rgb
-    masked = rgb.copy()
-    white = (255,) * (masked.shape[2] if masked.ndim == 3 else 1)
-    cv2.fillPoly(masked, [np.round(np.asarray(hit.region)).astype(np.int32)], white)
-    return masked
+    """``rgb`` with the label painted paper-white, as the OCR sees it (ingest passes
+    ``hit.region`` to the cleaning as a region to hide). Unchanged when there is no label
+    or its place is unknown."""
+    from scanflow.ocr.preprocess import paint_out
+
+    return paint_out(rgb, [hit.region] if hit is not None and hit.region is not None else [])
 
 
 def _search(look: _Look, read_text: bool) -> CodeHit | None:

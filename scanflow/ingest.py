@@ -38,7 +38,7 @@ from scanflow.check import record_image_hashes
 from scanflow.errors import InputFileError, ScanflowError, UnknownPupil, UsageError
 from scanflow.ocr.engine import get_engine
 from scanflow.ocr.model import Recognition
-from scanflow.ocr.preprocess import PreprocessSettings, rotate_right_angle
+from scanflow.ocr.preprocess import PreprocessSettings
 from scanflow.ocr.reader import read_page
 from scanflow.pieces import check_genre, next_position, piece_for
 from scanflow.progress import NullProgress, Progress
@@ -278,10 +278,9 @@ def process_page(task: PageTask, engine) -> PageResult:
                               height=h, dpi=page.dpi, rotation=hit.rotation, code=hit,
                               seconds=time.monotonic() - started, source=page.source)
         # A label (books with one cover a year) is printed matter, not the child's writing.
-        prepared, rec = read_page(codes.mask_label(page.rgb, hit), engine, dpi=page.dpi,
-                                  settings=task.preprocess)
-        if hit is not None and hit.region is not None:
-            prepared.faithful = rotate_right_angle(page.rgb, prepared.rotation)
+        hide = [hit.region] if hit is not None and hit.region is not None else None
+        prepared, rec = read_page(page.rgb, engine, dpi=page.dpi, settings=task.preprocess,
+                                  hide=hide)
         rel_dir = Path(task.sha256[:2]) / task.sha256
         faithful_rel = str(rel_dir / f"p{task.page_number:04d}.png")
         ocr_rel = str(rel_dir / f"p{task.page_number:04d}.ocr.png")

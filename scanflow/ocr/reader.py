@@ -20,6 +20,7 @@ def read_page(
     dpi: float = 300,
     settings: PreprocessSettings = PreprocessSettings(),
     trace: list | None = None,
+    hide: list | None = None,
 ) -> tuple[PreparedPage, Recognition]:
     """Prepare ``rgb`` (a page as scanned) and read it with ``engine``.
 
@@ -28,7 +29,7 @@ def read_page(
     ``settings.line_bands`` chooses how the line bands found by preprocessing are used:
     not at all (``off``), to regroup the engine's words into lines (``regroup``), or to
     read each band as its own image (``read``). ``trace`` is passed to :func:`prepare`
-    (the debug view).
+    (the debug view), and so is ``hide`` (regions not to read, such as a label).
 
     >>> from scanflow.ocr.engine import get_engine
     >>> prepared, rec = read_page(page_rgb, get_engine("tesseract"))  # doctest: +SKIP
@@ -37,7 +38,7 @@ def read_page(
     """
     # Every engine gets an upright page; Tesseract's orientation detection decides it.
     osd = getattr(engine, "orientation", None) or detect_orientation
-    prepared = prepare(rgb, dpi=dpi, settings=settings, osd=osd, trace=trace)
+    prepared = prepare(rgb, dpi=dpi, settings=settings, osd=osd, trace=trace, hide=hide)
     if prepared.blank:
         rec = Recognition(lines=[], engine=engine.name, engine_version=engine.version(),
                           model=engine.model(), settings={"skipped": "blank page"})

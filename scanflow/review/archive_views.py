@@ -162,7 +162,6 @@ def _slug(text: str) -> str:
 @blueprint.get("/classes")
 def classes():
     from scanflow.classview import class_view
-    from scanflow.levels import short_name
     from scanflow.placement import Placements
 
     u = _require_review()
@@ -175,26 +174,19 @@ def classes():
     if u.role != "lead":
         choices = [c for c in choices if c in u.classes] or list(u.classes)
     class_name = request.args.get("class") or (choices[0] if choices else None)
-    view = error = None
-    if class_name and half_term:
-        if not u.can_review_class(class_name):
-            raise _app().Forbidden(f"Class {class_name} is not one of your classes "
-                                   f"({', '.join(u.classes) or 'none'}).",
-                                   hint="Ask your scanflow lead to add it to your account.")
-        try:
-            view = class_view(archive, class_name, half_term)
-        except UsageError as exc:
-            error = f"{exc.message} {exc.hint}"
-    heads = {c: short_name(c, n) for c, n in view.criteria.items()} if view else {}
-    return render_template("archive_grid.html", view=view, error=error, terms=terms,
-                           choices=choices, selected=class_name, half_term=half_term,
-                           mode="class", heads=heads, user=u, years=[])
+    if class_name and half_term and not u.can_review_class(class_name):
+        raise _app().Forbidden(f"Class {class_name} is not one of your classes "
+                               f"({', '.join(u.classes) or 'none'}).",
+                               hint="Ask your scanflow lead to add it to your account.")
+    make = (lambda: class_view(archive, class_name, half_term)) \
+        if class_name and half_term else None
+    return _grid_page(make, terms=terms, choices=choices, selected=class_name,
+                      half_term=half_term, mode="class", user=u, years=[])
 
 
 @blueprint.get("/year")
 def year():
     from scanflow.classview import year_view
-    from scanflow.levels import short_name
 
     u = _require_lead("whole year groups")
     archive = _app().get_archive()
@@ -205,16 +197,25 @@ def year():
     except ValueError:
         raise UsageError(f"'{request.args.get('year')}' is not a year group.",
                          hint="Pick one from the list.") from None
+    make = (lambda: year_view(archive, year_group, half_term)) if half_term else None
+    return _grid_page(make, terms=terms, choices=[], selected=year_group,
+                      half_term=half_term, mode="year", user=u, years=list(range(0, 7)))
+
+
+def _grid_page(make_view, **context):
+    """The class or year grid page: ``make_view()`` builds the grid (None: nothing chosen
+    yet); a grid that cannot be built shows its message in the page."""
+    from scanflow.levels import short_name
+
     view = error = None
-    if half_term:
+    if make_view is not None:
         try:
-            view = year_view(archive, year_group, half_term)
+            view = make_view()
         except UsageError as exc:
             error = f"{exc.message} {exc.hint}"
     heads = {c: short_name(c, n) for c, n in view.criteria.items()} if view else {}
-    return render_template("archive_grid.html", view=view, error=error, terms=terms,
-                           choices=[], selected=year_group, half_term=half_term, mode="year",
-                           heads=heads, user=u, years=list(range(0, 7)))
+    return render_template("archive_grid.html", view=view, error=error, heads=heads,
+                           **context)
 
 
 # --- search ---------------------------------------------------------------------------------
