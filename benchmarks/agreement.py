@@ -97,7 +97,17 @@ def suggest_levels(rows: list[dict]) -> list[dict[str, int | None]]:
     return out
 
 
-def evaluate_set(rows: list[dict], levels: list[dict], essay_set: int, folds: int) -> dict:
+def evaluate_set(rows: list[dict], levels: list[dict] | None, essay_set: int, folds: int,
+                 levels_by_fold: list[list[dict]] | None = None) -> dict:
+    """Agreement of suggested ``levels`` with the raters of ``rows``, on held-out folds.
+
+    ``levels_by_fold[k]`` replaces ``levels`` for fold k (the map for fold k is fitted on
+    those levels of the other folds): a suggester refitted without fold k, as
+    benchmarks/fit_suggester.py does, is then judged on essays it never saw.
+    """
+    if levels_by_fold is None:
+        levels_by_fold = [levels] * folds
+    levels = levels if levels is not None else levels_by_fold[0]
     traits = traits_in(rows, essay_set)
     low, high = SCALES.get(essay_set, (None, None))
     fold = [fold_of(r["essay_id"], folds) for r in rows]
@@ -108,13 +118,13 @@ def evaluate_set(rows: list[dict], levels: list[dict], essay_set: int, folds: in
         lo = low if low is not None else min(r1 + r2)
         hi = high if high is not None else max(r1 + r2)
         scale = list(range(lo, hi + 1))
-        x = [sum(lv[c] or 0 for c in criteria) for lv in levels]
         predicted = [0] * len(rows)
         for k in range(folds):
             train = [i for i in range(len(rows)) if fold[i] != k]
             test = [i for i in range(len(rows)) if fold[i] == k]
             if not test:
                 continue
+            x = [sum(lv[c] or 0 for c in criteria) for lv in levels_by_fold[k]]
             mapping = fit_monotone_map([x[i] for i in train], [[r1[i] for i in train],
                                                                [r2[i] for i in train]], scale)
             for i in test:

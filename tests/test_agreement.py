@@ -65,8 +65,8 @@ def _write_tsv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.skipif(not BRITISH.is_file(), reason="needs Debian's wbritish word list")
-def test_benchmark_runs_on_any_file_in_the_tsv_format(tmp_path):
+def _mini_essays(path: Path) -> Path:
+    """40 short stories whose raters reward length, with a grammar slip in every third."""
     sentences = ["One day I waited for the bus with my mum.", "It was raining and cold.",
                  "When it finally came, we climbed aboard and sat at the back.",
                  "I felt relieved, because the driver smiled at us.",
@@ -81,7 +81,12 @@ def test_benchmark_runs_on_any_file_in_the_tsv_format(tmp_path):
             row[f"rater1_trait{t}"] = score
             row[f"rater2_trait{t}"] = max(0, score - (i % 2))
         rows.append(row)
-    path = _write_tsv(tmp_path / "mini.tsv", rows)
+    return _write_tsv(path, rows)
+
+
+@pytest.mark.skipif(not BRITISH.is_file(), reason="needs Debian's wbritish word list")
+def test_benchmark_runs_on_any_file_in_the_tsv_format(tmp_path):
+    path = _mini_essays(tmp_path / "mini.tsv")
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "agreement.py"), str(path),
                            "--json", "--folds", "4"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -96,6 +101,42 @@ def test_benchmark_runs_on_any_file_in_the_tsv_format(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "agreement.py"),
                           str(tmp_path / "missing.tsv")], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.strip() == f"{tmp_path / 'missing.tsv'}: no such file."
+
+
+@pytest.mark.skipif(not BRITISH.is_file(), reason="needs Debian's wbritish word list")
+def test_fitting_the_suggester_keeps_the_rubric_directions_and_reports_held_out(tmp_path):
+    from scanflow.scoring import LOWERING, MODEL
+
+    path = _mini_essays(tmp_path / "mini.tsv")
+    script = str(ROOT / "benchmarks" / "fit_suggester.py")
+    done = subprocess.run([sys.executable, script, str(path), "--json", "--folds", "4",
+                           "--words"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["model"]) == set(MODEL)
+    for criterion, weights in report["model"].items():
+        assert "intercept" in weights
+        for name, weight in weights.items():
+            if name in LOWERING:
+                assert weight <= 0, (criterion, name, weight)
+            elif name != "intercept":
+                assert weight >= 0, (criterion, name, weight)
+    traits = report["sets"][0]["traits"]
+    assert [t["name"] for t in traits] == ["Ideas", "Organization", "Style", "Conventions"]
+    for t in traits:
+        for column in ("current", "refit", "ceiling", "ceiling_words"):
+            assert len(t[column]) == 2 and all(-1 <= v <= 1 for v in t[column]), (t, column)
+    # These raters reward length alone, which every criterion's evidence sees: a suggester
+    # refitted without the essays it is judged on still ranks them well.
+    organization = traits[1]
+    assert min(organization["refit"]) > 0.5, organization
+    as_python = subprocess.run([sys.executable, script, str(path), "--folds", "4",
+                                "--print-model"], capture_output=True, text=True, timeout=300)
+    assert as_python.returncode == 0, as_python.stderr
+    assert as_python.stdout.startswith("MODEL: dict[str, dict[str, float]] = {")
+    missing = subprocess.run([sys.executable, script, str(tmp_path / "none.tsv")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stderr.strip().endswith("none.tsv: no such file.")
 
 
 @pytest.mark.slow
