@@ -75,8 +75,8 @@ ACCURACY_LENGTH_CAP = 0.5  # ... and for Punctuation and Spelling up to about 1.
 # paragraph breaks. Since suggester version 2 the "length" input stops counting at twice
 # the band's minimum (1.4 times for Punctuation and Spelling, see _Scale); the weights were
 # not refitted for that. benchmarks/fit_suggester.py is that fit, reproducible: its refit
-# lands within 0.1 of each weight here (intercepts within 0.8), agrees with the raters no
-# better on essays it was not fitted on, and reports the ceiling these inputs allow.
+# lands within 0.1 of each weight here (intercepts within 0.8), so these were kept; it also
+# says what to expect on essays not used for fitting, and the ceiling these inputs allow.
 MODEL: dict[str, dict[str, float]] = {
     "spelling": {"intercept": 2.27, "length": 0.52, "error_rate": -0.21, "challenging": 0.36,
         "statutory_missed": -0.13},
