@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rapidfuzz.distance import Levenshtein
+
 WORD = "word"
 NAME_TOKEN = "placeholder"
 NUMBER = "number"
@@ -97,6 +99,11 @@ class Document:
     quotes: list[Quote] = field(default_factory=list)
     quote_of_token: dict[int, int] = field(default_factory=dict)  # token -> quote index
     title: tuple[int, int] | None = None  # span of a title line, kept out of sentences
+    # spans of every heading line (date, objective, title), kept out of sentences
+    headings: list[tuple[int, int]] = field(default_factory=list)
+
+    def in_heading(self, tok: Token) -> bool:
+        return any(start <= tok.start < end for start, end in self.headings)
 
     @property
     def words(self) -> list[Token]:
@@ -162,36 +169,128 @@ def _quote_roles(text: str, tokens: list[Token]) -> dict[int, str]:
     return roles
 
 
+# Lines a child copies above the piece: the date ("Friday 22nd June", "22.6.26") and the
+# learning objective ("LO: to write a story"), in any order, then perhaps a title.
+_DATE_WORD = re.compile(
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|march|mar|"
+    r"april|apr|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|"
+    r"dec(?:ember)?|\d{1,2}(?:st|nd|rd|th)?|\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|the|of",
+    re.IGNORECASE)
+_DATE_ANCHOR = re.compile(
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}",
+    re.IGNORECASE)
+_CALENDAR = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+             "january", "february", "march", "april", "may", "june", "july", "august",
+             "september", "october", "november", "december")
+
+
+def calendar_word(word: str) -> bool:
+    """A weekday or month, as a child may spell it ("Wensday", "Febuary", "Dezember")."""
+    w = word.lower().strip(",.")
+    if len(w) < 5 or not w.isalpha():
+        return False
+    return any(Levenshtein.distance(w, name) <= (1 if len(name) <= 6 else 2) and
+               w[0] == name[0] for name in _CALENDAR)
+
+
+_OBJECTIVE = re.compile(r"(?:L\.?O\.?|L\.?I\.?|WALT|WILF|learning (?:objective|intention)|"
+                        r"success criteria)\b", re.IGNORECASE)
+# A first line ending in one of these was wrapped mid-sentence, not written as a title.
+_WRAP_WORDS = {"a", "an", "the", "and", "to", "of", "in", "on", "at", "was", "my", "i",
+               "with", "for", "but", "so", "he", "she", "they", "we", "it", "there", "is"}
+# A short first line starting like a story ("Once upon a time") followed by a line in
+# small letters is the story's first line, wrapped.
+_OPENER = re.compile(r"(?:once upon|one (?:day|morning|night|evening|afternoon)|last "
+                     r"(?:week|year|night|summer|winter)|yesterday|when i|i )", re.IGNORECASE)
+MAX_HEADINGS = 3
+
+
+def _heading_kind(line: str, next_line: str) -> str | None:
+    words = line.split()
+    if not words or not next_line:
+        return None
+    plain = [w.strip(",.") for w in words]
+    calendar = [bool(_DATE_WORD.fullmatch(w)) or calendar_word(w) for w in plain]
+    if len(words) <= 6 and (_DATE_ANCHOR.search(line) or any(map(calendar_word, plain))) \
+            and sum(calendar) >= max(1, len(words) - 1):
+        return "date"
+    if len(words) <= 20 and _OBJECTIVE.match(line):
+        return "objective"
+    if len(words) <= 8 and not any(c in line for c in ".!?,;:") and line[0].isupper() and \
+            words[-1].lower() not in _WRAP_WORDS and (
+            next_line[:1].isupper() or next_line[:1] in "\"'\u201c\u2018" or
+            len(words) <= 4 and not _OPENER.match(line)):
+        return "title"
+    return None
+
+
+def heading_spans(text: str) -> list[tuple[str, tuple[int, int]]]:
+    r"""The lines above the piece itself: ``(kind, span)`` with kind ``date``,
+    ``objective`` or ``title``, top to bottom (at most one title, the last of them).
+
+    A title is a first line (or the first after the date) of a few words, capitalised,
+    without punctuation, with a new sentence starting on the next line (or of four words
+    at most): a line of the story wrapped by the page ("Once upon a time there was a",
+    "Once upon a time" followed by "there was...") is not one.
+
+    >>> heading_spans("The Dragon\nOne day I saw it.")
+    [('title', (0, 10))]
+    >>> heading_spans("Friday 22nd June\nThe Lost Puppy\nLast week I found a puppy.")
+    [('date', (0, 16)), ('title', (17, 31))]
+    >>> heading_spans("Once upon a time there was a\nlittle dragon.")
+    []
+    >>> heading_spans("Once upon a time\nthere was a dragon.")
+    []
+    """
+    out: list[tuple[str, tuple[int, int]]] = []
+    pos = 0
+    while len(out) < MAX_HEADINGS:
+        end = text.find("\n", pos)
+        if end < 0:
+            break
+        line = text[pos:end].strip()
+        if not line:
+            pos = end + 1
+            continue
+        rest = text[end + 1:].lstrip()
+        kind = _heading_kind(line, rest.split("\n", 1)[0].strip())
+        if kind is None:
+            break
+        start = text.find(line, pos)
+        out.append((kind, (start, start + len(line))))
+        pos = end + 1
+        if kind == "title":
+            break
+    return out
+
+
 def title_span(text: str) -> tuple[int, int] | None:
-    r"""A first line of a few words, capitalised, without punctuation, followed by more
-    text: a title.
+    r"""The span of the piece's title line, if it has one (see :func:`heading_spans`).
 
     >>> title_span("The Dragon\nOne day I saw it.")
     (0, 10)
     """
-    first_end = text.find("\n")
-    if first_end <= 0:
-        return None
-    line = text[:first_end].strip()
-    if line and len(line.split()) <= 8 and not any(c in line for c in ".!?,;:") and \
-            line[0].isupper() and text[first_end:].strip():
-        start = text.find(line)
-        return (start, start + len(line))
-    return None
+    return next((span for kind, span in heading_spans(text) if kind == "title"), None)
 
 
 def read_text(text: str, ignore_breaks: tuple[int, ...] = ()) -> Document:
     """Tokens, sentences, paragraphs and speech of ``text``. A title is not a sentence."""
     tokens = tokenize(text)
-    title = title_span(text)
+    headings = heading_spans(text)
+    title = next((span for kind, span in headings if kind == "title"), None)
     paragraphs = paragraph_spans(text, ignore_breaks)
-    if title and paragraphs and paragraphs[0][0] <= title[0]:
-        # The title line stands apart from the first paragraph.
-        rest = text.find("\n", title[1])
-        first_end = paragraphs[0][1]
+    if headings:
+        # The heading lines stand apart from the piece: its first paragraph starts after.
+        last = headings[-1][1][1]
+        rest = text.find("\n", last)
         body_start = rest + 1 + (len(text[rest + 1:]) - len(text[rest + 1:].lstrip()))
-        paragraphs = paragraphs[1:] if body_start >= first_end else \
-            [(body_start, first_end)] + paragraphs[1:]
+        kept = []
+        for p_start, p_end in paragraphs:
+            if p_end <= body_start:
+                continue
+            kept.append((max(p_start, body_start), p_end))
+        paragraphs = kept
     roles = _quote_roles(text, tokens)
 
     quotes: list[Quote] = []
@@ -222,7 +321,8 @@ def read_text(text: str, ignore_breaks: tuple[int, ...] = ()) -> Document:
             tok_i += 1
         sentences.extend(_split(text, tokens, idx, p_index, roles))
     return Document(text=text, tokens=tokens, sentences=sentences, paragraphs=paragraphs,
-                    quotes=quotes, quote_of_token=quote_of, title=title)
+                    quotes=quotes, quote_of_token=quote_of, title=title,
+                    headings=[span for _kind, span in headings])
 
 
 def _is_end(tok: Token) -> bool:

@@ -140,6 +140,35 @@ def test_title_line_is_not_a_sentence():
     assert f.no_capital.words == ["one"]
 
 
+@needs_dictionary
+def test_date_and_title_lines_are_headings_not_story():
+    # The usual top of a page in an English book: the date, then the title.
+    text = ("Wensday 22nd June\n"
+            "The Lost Puppy\n"
+            "Last week I found a little puppy in the park. He was wet and\n"
+            "muddy. On Friday my dad sed we should take him to the vets.")
+    f = analyse(text, year_group=3)
+    assert f.title == (18, 32)
+    assert f.sentences == 3 and f.no_capital.count == 0
+    assert f.words == 27  # the piece's words; the date and title are not counted
+    # Title case is not a name: no "Lost", "Puppy" or "Last" among the characters, and the
+    # child's spelling of the weekday in the date is checked like any other word.
+    assert f.characters.words == ["puppy", "dad"]
+    assert "Wensday" in f.misspelt.words and "sed" in f.misspelt.words
+    assert "Friday" in f.setting.words and "Friday" not in f.characters.words
+
+
+def test_a_wrapped_first_line_is_not_a_title():
+    from scanflow.tokens import heading_spans
+
+    assert heading_spans("Once upon a time there was a\nlittle dragon called Zog.") == []
+    assert heading_spans("Once upon a time\nthere was a dragon.") == []
+    assert heading_spans("The Dragon\none day we saw it.") == [("title", (0, 10))]
+    assert [k for k, _ in heading_spans("22.6.26\nLO: to write a story\nThe Storm\n"
+                                        "It was dark.")] == ["date", "objective", "title"]
+    assert heading_spans("The end") == []  # a line with nothing after it heads nothing
+
+
 # -- suggestions ---------------------------------------------------------------------------
 
 
@@ -163,11 +192,11 @@ def test_suggestions_for_year3_gaps_judgement_and_evidence(rubric):
     capitals = next(e for e in out["punctuation"].evidence if "capital" in e.sentence)
     assert [STORY_Y3[a:b] for a, b in capitals.spans] == ["one", "we"]
     spelling = [e.sentence for e in out["spelling"].evidence]
-    assert '1 of 44 words checked is not in the dictionary: "becaus"' in spelling
+    assert '1 of 46 words checked is not in the dictionary: "becaus"' in spelling
     assert ('1 word from the Years 1-3 statutory spelling words looks misspelt: "because"'
             in spelling)
     length = out["text_structure"].evidence[0].sentence
-    assert length == ("48 words. The rubric gives no minimum length for Year 3; compared "
+    assert length == ("46 words. The rubric gives no minimum length for Year 3; compared "
                       "with Year 2's (60+ words), the nearest younger band that has one, it "
                       "is below that.")
 
@@ -344,7 +373,7 @@ def test_cli_score_shows_suggestions_and_records_levels(archive, monkeypatch):
     assert lines[0] == ("Piece 1: Ava Smith (A100000000001), year group 3: rubric band Year 3 "
                         "(narrative version 1)")
     assert lines[1].startswith("Scored text: transcription version 1 (teacher's "
-                               "corrections); 48 words; the rubric gives no minimum length")
+                               "corrections); 46 words; the rubric gives no minimum length")
     assert "Sentence Structure: no suggestion." in lines
     assert any(line.startswith("Audience and Ideas: the teacher's judgement (the evidence "
                                "points to level") for line in lines)
