@@ -343,10 +343,17 @@ def _suggest_one(crit: Criterion, band: Band, rubric: Rubric, f: Features,
 # -- evidence sentences ----------------------------------------------------------------
 
 
-def _quote(found: Found, limit: int = EXAMPLES) -> str:
-    words = found.words[:limit]
-    shown = ", ".join(f'"{_short(w)}"' for w in words)
-    more = f" (+{found.count - limit} more)" if found.count > limit else ""
+def _quote(found: Found, limit: int = EXAMPLES, distinct: bool = False) -> str:
+    """The first ``limit`` words found, quoted; ``distinct``: each word once (a name
+    used five times is one name)."""
+    words = found.words
+    if distinct:
+        first: dict[str, str] = {}
+        for w in words:
+            first.setdefault(w.lower(), w)
+        words = list(first.values())
+    shown = ", ".join(f'"{_short(w)}"' for w in words[:limit])
+    more = f" (+{len(words) - limit} more)" if len(words) > limit else ""
     return shown + more
 
 
@@ -476,7 +483,8 @@ def _spelling(f: Features, band: Band, evidence: list[Evidence], year: int,
             f"{_quote(f.american)}", f.american.spans))
     if f.names.count:
         evidence.append(Evidence(
-            f"{_plural(_distinct(f.names), 'name')} not spell-checked: {_quote(f.names)}",
+            f"{_plural(_distinct(f.names), 'name')} not spell-checked: "
+            f"{_quote(f.names, distinct=True)}",
             f.names.spans))
     return {"length": s.accuracy_length, "error_rate": math.log2(1 + rate / 0.015),
             "challenging": s.count(f.challenging.count),

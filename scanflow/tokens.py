@@ -206,8 +206,10 @@ _OPENER = re.compile(r"(?:once upon|one (?:day|morning|night|evening|afternoon)|
 MAX_HEADINGS = 3
 
 
-def _heading_kind(line: str, next_line: str) -> str | None:
+def _heading_kind(line: str, below: list[str]) -> str | None:
+    """``line``'s kind of heading, if it is one; ``below`` holds the next few lines."""
     words = line.split()
+    next_line = below[0] if below else ""
     if not words or not next_line:
         return None
     plain = [w.strip(",.") for w in words]
@@ -218,10 +220,15 @@ def _heading_kind(line: str, next_line: str) -> str | None:
     if len(words) <= 20 and _OBJECTIVE.match(line):
         return "objective"
     if len(words) <= 8 and not any(c in line for c in ".!?,;:") and line[0].isupper() and \
-            words[-1].lower() not in _WRAP_WORDS and (
-            next_line[:1].isupper() or next_line[:1] in "\"'\u201c\u2018" or
-            len(words) <= 4 and not _OPENER.match(line)):
-        return "title"
+            words[-1].lower() not in _WRAP_WORDS:
+        if next_line[:1].isupper() or next_line[:1] in "\"'\u201c\u2018":
+            return "title"
+        # The story starts in a small letter (a child's slip): still a title if the line
+        # is short beside the story's lines, as a title is and a wrapped line is not.
+        widths = sorted(len(b) for b in below)
+        if not _OPENER.match(line) and (len(words) <= 4 or
+                                        len(line) <= 0.6 * widths[len(widths) // 2]):
+            return "title"
     return None
 
 
@@ -254,7 +261,8 @@ def heading_spans(text: str) -> list[tuple[str, tuple[int, int]]]:
             pos = end + 1
             continue
         rest = text[end + 1:].lstrip()
-        kind = _heading_kind(line, rest.split("\n", 1)[0].strip())
+        below = [b.strip() for b in rest.split("\n")[:3] if b.strip()]
+        kind = _heading_kind(line, below)
         if kind is None:
             break
         start = text.find(line, pos)

@@ -158,6 +158,16 @@ def test_date_and_title_lines_are_headings_not_story():
     assert "Friday" in f.setting.words and "Friday" not in f.characters.words
 
 
+@needs_dictionary
+def test_names_are_listed_once_each(rubric):
+    text = ("Spark was a dragon. Spark met Mia in the wood. Spark and Mia flew home. "
+            "Then Spark slept.")
+    out = {s.criterion_id: s for s in scoring.suggest(text, band_for_year(rubric, 3), rubric,
+                                                     year_group=3)}
+    names = [e.sentence for e in out["spelling"].evidence if "not spell-checked" in e.sentence]
+    assert names == ['2 names not spell-checked: "Spark", "Mia"']
+
+
 def test_a_wrapped_first_line_is_not_a_title():
     from scanflow.tokens import heading_spans
 
@@ -167,6 +177,14 @@ def test_a_wrapped_first_line_is_not_a_title():
     assert [k for k, _ in heading_spans("22.6.26\nLO: to write a story\nThe Storm\n"
                                         "It was dark.")] == ["date", "objective", "title"]
     assert heading_spans("The end") == []  # a line with nothing after it heads nothing
+    # A title above a story whose first word lost its capital: short beside the story's lines.
+    page = ("wednesday 28th March\nMy Trip to the Seaside\n"
+            "on Saturday my family went to the seaside in our\n"
+            "car. The sea was really beautiful and it sparkled in\nthe sun.")
+    assert [k for k, _ in heading_spans(page)] == ["date", "title"]
+    wrapped = ("The dragon flew over the tall dark mountains\nand landed in a field "
+               "near the river.\nIt was tired and hungry after the long flight.")
+    assert heading_spans(wrapped) == []
 
 
 # -- suggestions ---------------------------------------------------------------------------
