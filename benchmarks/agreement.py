@@ -17,7 +17,9 @@ fitted: the suggester itself runs unchanged.
     .venv/bin/python benchmarks/agreement.py FILE.tsv [FILE.tsv ...] --json
 
 Quirks handled as the data's README says: U+FFFD (lost curly quotes) becomes an
-apostrophe; @CAPS1-style tokens are names (kept out of spell-checking by the features).
+apostrophe; @CAPS1-style tokens are names (kept out of spell-checking by the features);
+the release stripped paragraph breaks, so the suggester is told paragraphs are unknown
+(a single paragraph then neither caps Text Structure nor counts against it).
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def suggest_levels(rows: list[dict]) -> list[dict[str, int | None]]:
     for row in rows:
         text = row["essay"].replace("\ufffd", "'")
         out.append({s.criterion_id: s.level for s in suggest(text, band, rubric,
-                                                            year_group=YEAR_GROUP)})
+                                                            year_group=YEAR_GROUP,
+                                                            paragraphs_known=False)})
     return out
 
 

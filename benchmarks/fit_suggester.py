@@ -82,7 +82,8 @@ class Essays:
         self.sets = sorted({int(r["essay_set"]) for r in self.rows})
         self.features, self.inputs = [], []
         for row in self.rows:
-            f = analyse(row["essay"].replace("\ufffd", "'"), year_group=YEAR_GROUP)
+            f = analyse(row["essay"].replace("\ufffd", "'"), year_group=YEAR_GROUP,
+                        paragraphs_known=False)  # the ASAP release stripped them
             self.features.append(f)
             self.inputs.append({c: criterion_inputs(f, self.band, c, year_group=YEAR_GROUP,
                                                     rubric=rubric)[0] for c in RULES})

@@ -187,6 +187,7 @@ class Features:
     words: int = 0
     sentences: int = 0
     paragraphs: int = 0
+    paragraphs_known: bool = True  # False: the text's paragraph breaks were lost
     sentence_lengths: list[int] = field(default_factory=list)
     sentence_spans: list[Span] = field(default_factory=list)
     # sentence punctuation
@@ -265,16 +266,19 @@ class Features:
 
 
 def analyse(text: str, *, year_group: int | None = None, dictionary: Dictionary | None = None,
-            ignore_breaks: tuple[int, ...] = ()) -> Features:
+            ignore_breaks: tuple[int, ...] = (), paragraph_starts: tuple[int, ...] = (),
+            paragraphs_known: bool = True) -> Features:
     """Count what a teacher would look for in ``text``.
 
     ``year_group`` selects the statutory spelling lists (cumulative up to that year; none
     if omitted). ``ignore_breaks`` are offsets of blank lines that are page breaks, not
-    paragraph breaks.
+    paragraph breaks; ``paragraph_starts`` offsets of lines the page shows starting a
+    paragraph. ``paragraphs_known=False``: the text lost its paragraph breaks (some essay
+    collections strip them), so a single paragraph says nothing about the writer.
     """
     dictionary = dictionary or load_dictionary()
-    doc = read_text(text, ignore_breaks)
-    f = Features(text=text)
+    doc = read_text(text, ignore_breaks, paragraph_starts)
+    f = Features(text=text, paragraphs_known=paragraphs_known)
     # The length the rubric asks for is the piece's: the date and title lines are not in it.
     f.words = sum(1 for w in doc.words if not doc.in_heading(w))
     f.sentences = len(doc.sentences)

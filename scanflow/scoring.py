@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ from scanflow.rubric import (Band, Criterion, Rubric, band_for_year, content_has
                              default_rubric_dir, load_rubric_for_genre)
 from scanflow.wordlists import statutory_list_name
 
-SUGGESTER_VERSION = "2"
+SUGGESTER_VERSION = "3"
 SUGGESTED = "suggested"
 JUDGEMENT = "teacher judgement"
 NO_SUGGESTION = "no suggestion"
@@ -65,18 +66,21 @@ ACCURACY_LENGTH_CAP = 0.5  # ... and for Punctuation and Spelling up to about 1.
 # How each criterion's inputs (see the rules below) make its score on the Year 6+ scale:
 # intercept + sum(weight * input); the level is the score rounded, kept within 1-5 (and
 # within descriptor_bounds). The inputs and the direction of each weight follow the
-# rubric's descriptors (errors can only lower a level, everything else only raise it;
-# an input whose weight came out against that is left out). The sizes were set on the
-# ASAP narrative essays in ../shared/eval/scoring (US grades 7 and 10, the only scored
-# writing we have): least squares against the matching trait, one level = 1.3 standard
-# deviations within a prompt, Level 3.2 half-way between the grade 7 and grade 10
-# averages (which come out near 2.3 and 4.0). benchmarks/agreement.py measures the
-# result. text_structure's "paragraphs" weight is set by hand: those essays have no
-# paragraph breaks. Since suggester version 2 the "length" input stops counting at twice
-# the band's minimum (1.4 times for Punctuation and Spelling, see _Scale); the weights were
-# not refitted for that. benchmarks/fit_suggester.py is that fit, reproducible: its refit
-# lands within 0.1 of each weight here (intercepts within 0.8), so these were kept; it also
-# says what to expect on essays not used for fitting, and the ceiling these inputs allow.
+# rubric's descriptors (errors can only lower a level, everything else only raise it; an
+# input whose weight came out against that is left out). The sizes were set on the ASAP
+# narrative essays in ../shared/eval/scoring (US grades 7 and 10, the only scored writing
+# we have): least squares against the matching trait, one level = 1.3 standard deviations
+# within a prompt, Level 3.2 half-way between the grade 7 and grade 10 averages (which
+# come out near 2.3 and 4.0). benchmarks/agreement.py measures the result.
+# text_structure's "paragraphs" weight is set by hand: those essays have no paragraph
+# breaks (version 3 finds paragraphs on scanned pages and keeps a single paragraph below
+# the levels that ask for paragraphs; on those essays, told their paragraphs are unknown,
+# it suggests what version 2 did for all but 1 of 1,373). Since version 2 the "length" input stops counting at
+# twice the band's minimum (1.4 times for Punctuation and Spelling, see _Scale); the
+# weights were not refitted for that. benchmarks/fit_suggester.py is that fit,
+# reproducible: its refit lands within 0.1 of each weight here (intercepts within 0.8), so
+# these were kept; it also says what to expect on essays not used for fitting, and the
+# ceiling these inputs allow.
 MODEL: dict[str, dict[str, float]] = {
     "spelling": {"intercept": 2.27, "length": 0.52, "error_rate": -0.21, "challenging": 0.36,
         "statutory_missed": -0.13},
@@ -233,11 +237,12 @@ class PieceScores:
 
 
 def suggest(text: str, band: Band, rubric: Rubric, *, year_group: int | None = None,
-            features: Features | None = None,
-            ignore_breaks: tuple[int, ...] = ()) -> list[Suggestion]:
+            features: Features | None = None, ignore_breaks: tuple[int, ...] = (),
+            paragraphs_known: bool = True) -> list[Suggestion]:
     """One suggestion per criterion of ``band``, in the rubric's order.
 
     ``year_group`` picks the statutory spelling lists (default: the band's youngest year).
+    ``paragraphs_known=False`` for text that lost its paragraph breaks (see ``analyse``).
 
     >>> rubric = load_rubric_for_genre(default_rubric_dir(), "narrative")  # doctest: +SKIP
     >>> s = suggest("once upon a time ther was a dragon", band_for_year(rubric, 3), rubric)
@@ -245,7 +250,8 @@ def suggest(text: str, band: Band, rubric: Rubric, *, year_group: int | None = N
     """
     if year_group is None:
         year_group = min(band.year_groups)
-    f = features or analyse(text, year_group=year_group, ignore_breaks=ignore_breaks)
+    f = features or analyse(text, year_group=year_group, ignore_breaks=ignore_breaks,
+                            paragraphs_known=paragraphs_known)
     out = []
     for crit in band.criteria:
         out.append(_suggest_one(crit, band, rubric, f, year_group))
@@ -307,6 +313,24 @@ def descriptor_bounds(criterion_id: str, f: Features, score: float) -> float:
     return score
 
 
+_PARAGRAPHS = re.compile(r"\bparagraphs\b", re.IGNORECASE)
+
+
+def _paragraph_cap(crit: Criterion, f: Features, level: int,
+                   evidence: list[Evidence]) -> int:
+    """A single paragraph stays below the first level whose descriptor asks for
+    paragraphs ("Paragraphs are evident...": Year 3 level 4, Year 6+ level 2), when the
+    text's paragraphs are known."""
+    needs = next((n for n in range(2, 6) if crit.levels.get(n) and
+                  _PARAGRAPHS.search(crit.levels[n])), None)
+    if not f.paragraphs_known or f.paragraphs > 1 or needs is None or level < needs:
+        return level
+    evidence.append(Evidence(
+        f"Level {needs} and above ask for paragraphs and this piece has one, so the "
+        f"suggestion stays at level {needs - 1}."))
+    return needs - 1
+
+
 def _reference_words(rubric: Rubric) -> int:
     """The calibration band's minimum length (Year 6+: 240 words in narrative.yaml)."""
     for band in rubric.bands:
@@ -330,6 +354,8 @@ def _suggest_one(crit: Criterion, band: Band, rubric: Rubric, f: Features,
                                  "by hand.")
     inputs, evidence = criterion_inputs(f, band, crit.id, year_group=year_group, rubric=rubric)
     level, score = level_score(crit.id, f, inputs, band.id)
+    if crit.id == "text_structure":
+        level = _paragraph_cap(crit, f, level, evidence)
     if crit.levels.get(level) is None:
         return Suggestion(
             crit.id, name, None, NO_SUGGESTION, evidence=evidence, score=round(score, 2),
@@ -662,9 +688,12 @@ def _text_structure(f: Features, band: Band, evidence: list[Evidence], year: int
     if f.connective_types["time"]:
         evidence.append(Evidence(
             f"{_plural(f.connective_types['time'], 'time connective')} sequence events"))
-    if f.paragraphs <= 1:
-        evidence.append(Evidence("1 paragraph: no paragraph breaks (a blank line between "
-                                 "paragraphs)."))
+    if not f.paragraphs_known:
+        evidence.append(Evidence("Paragraph breaks are not known for this text."))
+    elif f.paragraphs <= 1:
+        evidence.append(Evidence("1 paragraph: no new paragraph on the page (a line left "
+                                 "short, a skipped line or an indent) or in the text (a "
+                                 "blank line)."))
     else:
         evidence.append(Evidence(f"{f.paragraphs} paragraphs."))
     return {"length": s.length, "parts": parts, "paragraphs": max(0, min(f.paragraphs - 1, 2)),
@@ -794,16 +823,85 @@ def year_group_for_piece(archive: Archive, piece_id: int) -> tuple[str, int]:
     return pupil_id, max(0, year_group + piece_year - roster_year)
 
 
-def _page_breaks(lines) -> tuple[int, ...]:
-    """Offsets of the blank lines :func:`lines_text` puts between pages."""
-    breaks, offset, page = [], 0, None
+def _line_offsets(lines) -> list[int]:
+    """Where each line starts in :func:`scanflow.transcription.lines_text` of ``lines``."""
+    out, offset, page = [], 0, None
     for line in lines:
         if page is not None and line.page_id != page:
-            breaks.append(offset)
-            offset += 1  # the blank line
+            offset += 1  # the blank line between pages
+        out.append(offset)
         offset += len(line.text) + 1
         page = line.page_id
-    return tuple(breaks)
+    return out
+
+
+def _page_breaks(lines) -> tuple[int, ...]:
+    """Offsets of the blank lines :func:`lines_text` puts between pages."""
+    offsets = _line_offsets(lines)
+    return tuple(offsets[k] - 1 for k in range(1, len(lines))
+                 if lines[k].page_id != lines[k - 1].page_id)
+
+
+def _margin(lines, ks: list[int], height: int) -> tuple[float, float]:
+    """``(slope, x0)`` of the page's left margin, x = x0 + slope * y, fitted through the
+    lines' left ends (again without the indented ones)."""
+    keep = list(ks)
+    slope, x0 = 0.0, float(sorted(lines[k].x for k in ks)[len(ks) // 4])
+    for _ in range(2):
+        ys = [lines[k].y for k in keep]
+        xs = [lines[k].x for k in keep]
+        my, mx = sum(ys) / len(ys), sum(xs) / len(xs)
+        var = sum((y - my) ** 2 for y in ys)
+        slope = sum((y - my) * (x - mx) for x, y in zip(xs, ys)) / var if var else 0.0
+        slope = max(-0.1, min(0.1, slope))  # at most ~6 degrees: beyond that, not skew
+        x0 = mx - slope * my
+        keep = [k for k in ks if lines[k].x - (x0 + slope * lines[k].y) < height / 2] or ks
+    return slope, x0
+
+
+def paragraph_starts(lines) -> tuple[int, ...]:
+    """Offsets (in the piece's text) of lines the page shows starting a new paragraph.
+
+    Recognition gives a line of text per written line, never a blank line, so a new
+    paragraph is read from where the lines sit on the page: a line indented from the
+    page's left edge (by more than a line's height), a skipped line (a gap of more than
+    1.7 times the usual line spacing), or a line after one that ends a sentence short of
+    the right edge by more than this line's first word needs (a writer only leaves room on
+    a line unused to start a paragraph).
+    Lines without a box (typed in by the teacher) give no signal; a typed blank line is a
+    paragraph break anyway.
+    """
+    offsets = _line_offsets(lines)
+    starts = []
+    pages: dict[int, list[int]] = {}
+    for k, line in enumerate(lines):
+        if None not in (line.x, line.y, line.w, line.h) and line.text.strip():
+            pages.setdefault(line.page_id, []).append(k)
+    for ks in pages.values():
+        if len(ks) < 3:
+            continue
+        height = sorted(lines[k].h for k in ks)[len(ks) // 2]
+        # A page scanned a little skewed moves both margins sideways down the page: measure
+        # each line against margins that lean the same way.
+        slope, left0 = _margin(lines, ks, height)
+        rights = sorted(lines[k].x + lines[k].w - slope * lines[k].y for k in ks)
+        right0 = rights[(len(ks) * 9) // 10]
+        pitches = sorted(lines[b].y - lines[a].y for a, b in zip(ks, ks[1:]))
+        pitch = pitches[len(pitches) // 2]
+        for a, b in zip(ks, ks[1:]):
+            prev, line = lines[a], lines[b]
+            width = right0 - left0
+            indented = line.x - (left0 + slope * line.y) > height
+            gap = pitch > 0 and line.y - prev.y > 1.7 * pitch
+            # The next line's first word would have fitted where this one stopped.
+            first = line.text.split()[0] if line.text.split() else ""
+            fits = (len(first) + 1) * line.w / max(len(line.text), 1)
+            room = right0 + slope * prev.y - (prev.x + prev.w)
+            short = (room > max(fits, 0.08 * width) and
+                     prev.text.rstrip()[-1:] in ".!?\"'\u201d\u2019")
+            if indented or gap or short:
+                starts.append(offsets[b])
+    return tuple(sorted(starts))
 
 
 def suggest_for_piece(archive: Archive, piece_id: int, *,
@@ -823,7 +921,8 @@ def suggest_for_piece(archive: Archive, piece_id: int, *,
     if not text.strip():
         raise UsageError(f"Piece {piece_id} has no text to score.",
                          hint=f"Check its pages with: scanflow show {piece_id}")
-    features = analyse(text, year_group=year_group, ignore_breaks=_page_breaks(version.lines))
+    features = analyse(text, year_group=year_group, ignore_breaks=_page_breaks(version.lines),
+                       paragraph_starts=paragraph_starts(version.lines))
     suggestions = suggest(text, band, rubric, year_group=year_group, features=features)
     return PieceSuggestions(
         piece_id=piece_id, pupil_id=pupil_id, year_group=year_group, band_id=band.id,

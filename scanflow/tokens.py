@@ -123,11 +123,17 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def paragraph_spans(text: str, ignore_breaks: tuple[int, ...] = ()) -> list[tuple[int, int]]:
-    """Character spans of the paragraphs (blocks separated by blank lines).
+def paragraph_spans(text: str, ignore_breaks: tuple[int, ...] = (),
+                    starts: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+    r"""Character spans of the paragraphs (blocks separated by blank lines).
 
     ``ignore_breaks`` lists offsets of blank lines that are not paragraph breaks (for
-    example where one scanned page ends and the next begins).
+    example where one scanned page ends and the next begins). ``starts`` lists offsets of
+    lines that begin a paragraph although no blank line is typed before them (the page
+    shows it: see :func:`scanflow.scoring.paragraph_starts`).
+
+    >>> paragraph_spans("One.\nTwo.\nThree.", starts=(10,))
+    [(0, 9), (10, 16)]
     """
     spans, start = [], 0
     for m in re.finditer(r"\n[ \t]*\n\s*", text):
@@ -138,7 +144,14 @@ def paragraph_spans(text: str, ignore_breaks: tuple[int, ...] = ()) -> list[tupl
         start = m.end()
     if text[start:].strip():
         spans.append((start, len(text.rstrip())))
-    return spans
+    out = []
+    for p_start, p_end in spans:
+        for cut in sorted(c for c in starts if p_start < c < p_end):
+            if text[p_start:cut].strip():
+                out.append((p_start, cut - 1 if text[cut - 1] == "\n" else cut))
+            p_start = cut
+        out.append((p_start, p_end))
+    return out
 
 
 def _quote_roles(text: str, tokens: list[Token]) -> dict[int, str]:
@@ -282,12 +295,13 @@ def title_span(text: str) -> tuple[int, int] | None:
     return next((span for kind, span in heading_spans(text) if kind == "title"), None)
 
 
-def read_text(text: str, ignore_breaks: tuple[int, ...] = ()) -> Document:
+def read_text(text: str, ignore_breaks: tuple[int, ...] = (),
+              paragraph_starts: tuple[int, ...] = ()) -> Document:
     """Tokens, sentences, paragraphs and speech of ``text``. A title is not a sentence."""
     tokens = tokenize(text)
     headings = heading_spans(text)
     title = next((span for kind, span in headings if kind == "title"), None)
-    paragraphs = paragraph_spans(text, ignore_breaks)
+    paragraphs = paragraph_spans(text, ignore_breaks, paragraph_starts)
     if headings:
         # The heading lines stand apart from the piece: its first paragraph starts after.
         last = headings[-1][1][1]

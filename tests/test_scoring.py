@@ -187,6 +187,77 @@ def test_a_wrapped_first_line_is_not_a_title():
     assert heading_spans(wrapped) == []
 
 
+def _page(rows, page_id=1, skew=0.0, pitch=100):
+    """TLines laid out like handwriting on a ruled page: (text, x, right end) per line,
+    ``pitch`` px apart; ``skew`` moves each line sideways by that many px per px down."""
+    out = []
+    for k, (text, x, right) in enumerate(rows):
+        y = 300 + pitch * k
+        shift = int(skew * y)
+        out.append(TLine(page_id, text, x + shift, y, right - x, 60))
+    return out
+
+
+def _paragraph_lines(lines):
+    text = "\n".join(line.text for line in lines)
+    return [text[s:].split("\n")[0] for s in scoring.paragraph_starts(lines)]
+
+
+def test_paragraphs_are_read_from_where_lines_sit_on_the_page():
+    full = 2300
+    story = [("Last week I found a little puppy in the park and", 300, full),
+             ("he was wet. He did not have a collar so we did", 305, full - 40),
+             ("not know his name at all.", 300, 1400),          # a paragraph ends short
+             ("My dad said we should take him to the vets. The", 298, full),
+             ("vet found a chip and phoned the lady who owned", 302, full - 60),
+             ("him. She was so happy she gave me a box of", 300, full - 120),
+             ("chocolates and a big hug.", 300, 1500)]
+    assert _paragraph_lines(_page(story)) == ["My dad said we should take him to the vets. The"]
+    # The same lines on a page scanned 2 degrees askew: no new paragraph from the lean.
+    assert _paragraph_lines(_page(story, skew=0.05, pitch=420)) == [
+        "My dad said we should take him to the vets. The"]
+    # A line that stops short of the edge only because the next word would not fit there.
+    wrapped = [("Once upon a time there was a dragon called Spark.", 300, 2200),
+               ("Extraordinarily he lived in a cave on a hill and", 300, full),
+               ("he was sad because he had no friend to play with.", 300, full - 30)]
+    assert _paragraph_lines(_page(wrapped)) == []
+    # An indent, and a skipped line, start paragraphs too.
+    indented = [("It was a cold and dark night in the old town and", 300, full),
+                ("the wind howled through the trees all night long", 300, full),
+                ("Then the door creaked open and in came a tall man", 420, full),
+                ("with a long coat and a hat pulled down low over", 300, full)]
+    assert _paragraph_lines(_page(indented)) == ["Then the door creaked open and in came a tall man"]
+    gap = _page(indented[:2] + [("Then the door creaked open and in came a tall man", 300,
+                                 full), indented[3]])
+    for line in gap[2:]:
+        line.y += 100  # a ruled line left empty
+    assert _paragraph_lines(gap) == ["Then the door creaked open and in came a tall man"]
+    # Typed lines (no box) give no signal.
+    assert scoring.paragraph_starts([TLine(1, t) for t, _x, _r in story]) == ()
+
+
+@needs_dictionary
+def test_a_single_paragraph_stays_below_the_levels_that_ask_for_paragraphs(rubric):
+    band = band_for_year(rubric, 3)  # Year 3 level 4: "Paragraphs are evident..."
+    story = ("Once upon a time there was a dragon called Spark who lived in a dark cave. "
+             "One day a girl called Mia climbed the mountain. Suddenly it started to rain "
+             "so they ran into the cave. Spark made a fire to keep them warm. The next "
+             "morning Mia came back with her brother Tom. They flew over the forest and "
+             "the river. In the end the village had a party for Spark and they all lived "
+             "happily ever after. ") * 2
+    one = {s.criterion_id: s for s in scoring.suggest(story, band, rubric, year_group=3)}
+    two = {s.criterion_id: s for s in scoring.suggest(story.replace("The next ", "\n\nThe next ", 1),
+                                                      band, rubric, year_group=3)}
+    unknown = {s.criterion_id: s for s in scoring.suggest(story, band, rubric, year_group=3,
+                                                          paragraphs_known=False)}
+    assert two["text_structure"].level >= 4 and unknown["text_structure"].level >= 4
+    assert one["text_structure"].level == 3
+    assert ("Level 4 and above ask for paragraphs and this piece has one, so the suggestion "
+            "stays at level 3.") in [e.sentence for e in one["text_structure"].evidence]
+    assert "Paragraph breaks are not known for this text." in [
+        e.sentence for e in unknown["text_structure"].evidence]
+
+
 # -- suggestions ---------------------------------------------------------------------------
 
 
@@ -416,3 +487,18 @@ def test_cli_score_shows_suggestions_and_records_levels(archive, monkeypatch):
     as_json = json.loads(runner.invoke(cli, base + ["--json"], obj={}).output)
     assert as_json["current"]["spelling"]["level"] == 2
     assert as_json["suggestions"]["band_id"] == "year3"
+
+
+@pytest.mark.slow
+def test_paragraph_benchmark_reads_generated_pages():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "paragraphs.py"),
+                           "--pages", "2", "--photos", "0", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)["summary"]
+    geometry, text_only = summary["with_geometry/all"], summary["text_only/all"]
+    assert geometry["pages"] == 2 and text_only["starts_found"] == 0
+    assert geometry["starts_right"] <= geometry["starts_found"]
