@@ -550,16 +550,18 @@ def _mtld(tokens: list[str], threshold: float = 0.72) -> float:
 
 
 def _vocabulary(doc: Document, f: Features, names: set[int], dictionary: Dictionary) -> None:
+    # The story's words: "Friday" in the date is copied from the board, not chosen.
+    body = [(i, t) for i, t in enumerate(doc.tokens) if not doc.in_heading(t)]
     ranks = frequency_ranks()
-    lowers = [t.lower for t in doc.tokens if t.is_word]
+    lowers = [t.lower for _i, t in body if t.is_word]
     f.mtld = round(_mtld(lowers), 1)
-    letters = [len(t.text) for t in doc.tokens if t.kind == WORD]
+    letters = [len(t.text) for _i, t in body if t.kind == WORD]
     f.mean_word_length = round(statistics.fmean(letters), 2) if letters else 0.0
     f.long_words = sum(1 for n in letters if n >= 7)
     distinct: set[str] = set()
     seen_rare: set[str] = set()
     seen_ly: set[str] = set()
-    for i, tok in enumerate(doc.tokens):
+    for i, tok in body:
         if tok.kind != WORD:
             continue
         low = tok.lower

@@ -156,6 +156,9 @@ def test_date_and_title_lines_are_headings_not_story():
     assert f.characters.words == ["puppy", "dad"]
     assert "Wensday" in f.misspelt.words and "sed" in f.misspelt.words
     assert "Friday" in f.setting.words and "Friday" not in f.characters.words
+    # The date and title are not the child's choice of vocabulary.
+    assert not {"June", "Lost", "Puppy"} & set(f.less_common.words), f.less_common.words
+    assert "muddy" in f.less_common.words
 
 
 @needs_dictionary
