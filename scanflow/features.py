@@ -472,8 +472,9 @@ def _spelling(doc: Document, f: Features, names: set[int], dictionary: Dictionar
             f.american.add(_span(tok), tok.text)
         if low in listed:
             f.statutory_ok.add(_span(tok), tok.text)
-        if low not in seen_ok and len(low) >= 9 or (
-                len(low) >= 7 and ranks.get(low, 10**6) > 8000):
+        if (low not in seen_ok and len(low) >= 9 or (
+                len(low) >= 7 and ranks.get(low, 10**6) > 8000)) and not doc.in_heading(tok):
+            # (a date copied from the board shows no command of "Thursday" or "November")
             if low not in seen_ok:
                 f.challenging.add(_span(tok), tok.text)
         seen_ok.add(low)

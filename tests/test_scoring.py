@@ -159,6 +159,9 @@ def test_date_and_title_lines_are_headings_not_story():
     # The date and title are not the child's choice of vocabulary.
     assert not {"June", "Lost", "Puppy"} & set(f.less_common.words), f.less_common.words
     assert "muddy" in f.less_common.words
+    dated = analyse("Thursday 15th November\nThe Storm\nIt was a dark night and the wind "
+                    "howled. Everything outside was soaked.", year_group=3)
+    assert dated.challenging.words == ["Everything"]
 
 
 @needs_dictionary
