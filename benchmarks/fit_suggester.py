@@ -154,7 +154,8 @@ def fit_model(data: list[Essays], train: list[np.ndarray],
 
 def levels_under(essays: Essays, model: dict | None) -> list[dict[str, int]]:
     """Suggested levels of every essay, through scoring.level_score (the product's path)."""
-    return [{c: level_score(c, f, inp[c], essays.band.id, model)[0] for c in RULES}
+    return [{c: level_score(essays.band.criterion(c), f, inp[c], essays.band.id, model)[0]
+             for c in RULES}
             for f, inp in zip(essays.features, essays.inputs)]
 
 

@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
-from scanflow.features import analyse  # noqa: E402
 from scanflow.ocr.engine import get_engine  # noqa: E402
 from scanflow.ocr.reader import read_page  # noqa: E402
 from scanflow.scoring import paragraph_starts  # noqa: E402
@@ -92,7 +91,6 @@ def run(pages: int, photos: int, engine_name: str) -> dict:
         row = {"seed": seed, "kind": "photo" if photo else "scan", "seconds": round(seconds, 2),
                "with_geometry": score(written, found_paragraphs(tlines, True)),
                "text_only": score(written, found_paragraphs(tlines, False))}
-        analyse(lines_text(tlines))  # the whole scoring path runs on what was read
         rows.append(row)
     summary = {}
     for method in ("with_geometry", "text_only"):

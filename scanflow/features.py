@@ -339,8 +339,9 @@ def _names(doc: Document, dictionary: Dictionary) -> set[int]:
         if tok.lower in capitalised_mid:
             names.add(i)
         elif tok.kind == WORD and tok.text[:1].isupper() and "'" not in tok.lower and \
-                not dictionary.known(tok.lower) and near_common_word(tok.lower, dictionary) is None \
-                and not (doc.in_heading(tok) and calendar_word(tok.text)):
+                not dictionary.known(tok.lower) and \
+                near_common_word(tok.lower, dictionary) is None and \
+                not (doc.in_heading(tok) and calendar_word(tok.text)):
             # "Zarah went...": unknown, and near no common word: a name. ("Wensday" in the
             # date is not: it is the child's spelling of a weekday, and is checked.)
             names.add(i)

@@ -75,12 +75,12 @@ ACCURACY_LENGTH_CAP = 0.5  # ... and for Punctuation and Spelling up to about 1.
 # text_structure's "paragraphs" weight is set by hand: those essays have no paragraph
 # breaks (version 3 finds paragraphs on scanned pages and keeps a single paragraph below
 # the levels that ask for paragraphs; on those essays, told their paragraphs are unknown,
-# it suggests what version 2 did for all but 1 of 1,373). Since version 2 the "length" input stops counting at
-# twice the band's minimum (1.4 times for Punctuation and Spelling, see _Scale); the
-# weights were not refitted for that. benchmarks/fit_suggester.py is that fit,
-# reproducible: its refit lands within 0.1 of each weight here (intercepts within 0.8), so
-# these were kept; it also says what to expect on essays not used for fitting, and the
-# ceiling these inputs allow.
+# it suggests what version 2 did for all but 1 of 1,373). Since version 2 the "length"
+# input stops counting at twice the band's minimum (1.4 times for Punctuation and
+# Spelling, see _Scale); the weights were not refitted for that.
+# benchmarks/fit_suggester.py is that fit, reproducible: its refit lands within 0.1 of
+# each weight here (intercepts within 0.8), so these were kept; it also says what to
+# expect on essays not used for fitting, and the ceiling these inputs allow.
 MODEL: dict[str, dict[str, float]] = {
     "spelling": {"intercept": 2.27, "length": 0.52, "error_rate": -0.21, "challenging": 0.36,
         "statutory_missed": -0.13},
@@ -269,13 +269,19 @@ def evidence_score(criterion_id: str, inputs: dict[str, float],
                                       if k != "intercept")
 
 
-def level_score(criterion_id: str, f: Features, inputs: dict[str, float], band_id: str,
-                model: dict[str, dict[str, float]] | None = None) -> tuple[int, float]:
-    """``(level, score)`` for one criterion: the evidence score kept within what the
-    descriptors allow, moved to the band, rounded to the nearest level 1-5."""
-    score = descriptor_bounds(criterion_id, f, evidence_score(criterion_id, inputs, model))
-    score += BAND_SHIFT.get(band_id, {}).get(criterion_id, 0)
-    return int(min(5, max(1, math.floor(score + 0.5)))), score
+def level_score(crit: Criterion, f: Features, inputs: dict[str, float], band_id: str,
+                model: dict[str, dict[str, float]] | None = None
+                ) -> tuple[int, float, str | None]:
+    """``(level, score, note)`` for one criterion of a band: the evidence score kept
+    within what the descriptors allow, moved to the band, rounded to the nearest level
+    1-5; ``note`` says why a level was held down by the band's own descriptors."""
+    score = descriptor_bounds(crit.id, f, evidence_score(crit.id, inputs, model))
+    score += BAND_SHIFT.get(band_id, {}).get(crit.id, 0)
+    level = int(min(5, max(1, math.floor(score + 0.5))))
+    note = None
+    if crit.id == "text_structure":
+        level, note = _paragraph_cap(crit, f, level)
+    return level, score, note
 
 
 def descriptor_bounds(criterion_id: str, f: Features, score: float) -> float:
@@ -288,9 +294,9 @@ def descriptor_bounds(criterion_id: str, f: Features, score: float) -> float:
     sentences is "correct most of the time" (at least 2). (Keeping a piece with none of
     the wider range, : ; ... - ( ), below "Experiments with a greater range of
     punctuation" was tried: agreement on Conventions fell from .51/.55 to .43/.45 on
-    ASAP prompt 7 and from .60/.56 to .44/.45 on prompt 8, so it is not done.) Text Structure with no sign of
-    an opening, a complication or an ending is "minimal evidence of narrative structure"
-    (at most 1). One sign found no longer caps the level: the signs are found by word
+    ASAP prompt 7 and from .60/.56 to .44/.45 on prompt 8, so it is not done.) Text
+    Structure with no sign of an opening, a complication or an ending is "minimal evidence
+    of narrative structure" (at most 1). One sign found no longer caps the level: the signs are found by word
     lists, which miss many real openings and endings (a scene set without a time phrase,
     an ending without a stock closing), so a missing sign is weaker evidence than a found
     one; the level then rests on the other evidence, and the teacher sees which signs
@@ -319,19 +325,16 @@ def descriptor_bounds(criterion_id: str, f: Features, score: float) -> float:
 _PARAGRAPHS = re.compile(r"\bparagraphs\b", re.IGNORECASE)
 
 
-def _paragraph_cap(crit: Criterion, f: Features, level: int,
-                   evidence: list[Evidence]) -> int:
+def _paragraph_cap(crit: Criterion, f: Features, level: int) -> tuple[int, str | None]:
     """A single paragraph stays below the first level whose descriptor asks for
     paragraphs ("Paragraphs are evident...": Year 3 level 4, Year 6+ level 2), when the
     text's paragraphs are known."""
     needs = next((n for n in range(2, 6) if crit.levels.get(n) and
                   _PARAGRAPHS.search(crit.levels[n])), None)
     if not f.paragraphs_known or f.paragraphs > 1 or needs is None or level < needs:
-        return level
-    evidence.append(Evidence(
-        f"Level {needs} and above ask for paragraphs and this piece has one, so the "
-        f"suggestion stays at level {needs - 1}."))
-    return needs - 1
+        return level, None
+    return needs - 1, (f"Level {needs} and above ask for paragraphs and this piece has "
+                       f"one, so the suggestion stays at level {needs - 1}.")
 
 
 def _reference_words(rubric: Rubric) -> int:
@@ -356,9 +359,9 @@ def _suggest_one(crit: Criterion, band: Band, rubric: Rubric, f: Features,
                           reason=f"scanflow has no evidence rules for '{crit.id}': score it "
                                  "by hand.")
     inputs, evidence = criterion_inputs(f, band, crit.id, year_group=year_group, rubric=rubric)
-    level, score = level_score(crit.id, f, inputs, band.id)
-    if crit.id == "text_structure":
-        level = _paragraph_cap(crit, f, level, evidence)
+    level, score, note = level_score(crit, f, inputs, band.id)
+    if note:
+        evidence.append(Evidence(note))
     if crit.levels.get(level) is None:
         return Suggestion(
             crit.id, name, None, NO_SUGGESTION, evidence=evidence, score=round(score, 2),
@@ -891,9 +894,9 @@ def paragraph_starts(lines) -> tuple[int, ...]:
         right0 = rights[(len(ks) * 9) // 10]
         pitches = sorted(lines[b].y - lines[a].y for a, b in zip(ks, ks[1:]))
         pitch = pitches[len(pitches) // 2]
+        width = right0 - left0
         for a, b in zip(ks, ks[1:]):
             prev, line = lines[a], lines[b]
-            width = right0 - left0
             indented = line.x - (left0 + slope * line.y) > height
             gap = pitch > 0 and line.y - prev.y > 1.7 * pitch
             # The next line's first word would have fitted where this one stopped.
