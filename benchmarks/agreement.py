@@ -35,11 +35,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scanflow.agreement import (adjacent_agreement, distribution, exact_agreement,  # noqa: E402
-                                fit_monotone_map, quadratic_weighted_kappa,
-                                standardised_mean_difference)
-from scanflow.rubric import band_for_year, load_rubric  # noqa: E402
-from scanflow.scoring import SUGGESTER_VERSION, suggest  # noqa: E402
+from scanflow.scoring.agreement import (  # noqa: E402
+    adjacent_agreement,
+    distribution,
+    exact_agreement,
+    fit_monotone_map,
+    quadratic_weighted_kappa,
+    standardised_mean_difference,
+)
+from scanflow.scoring.rubric import band_for_year
+from scanflow.scoring.rubric_file import load_rubric  # noqa: E402
+from scanflow.scoring.suggest import SUGGESTER_VERSION, suggest  # noqa: E402
 
 YEAR_GROUP = 7  # any year of the "Year 6+" band; the ASAP writers are US grades 7 and 10
 QWK_TARGET_NOTE = "QWK with each rater >= rater 1 vs rater 2, |SMD| <= 0.15"

@@ -38,10 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from review_bench import (WORDS, build_cached, print_timings,  # noqa: E402
-                          stats)  # (the shared generator)
+from review_bench import (  # noqa: E402
+    WORDS,
+    build_cached,
+    print_timings,
+    stats,  # (the shared generator)
+)
 
-from scanflow.archive import open_archive  # noqa: E402
+from scanflow.archive.store import open_archive  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 GOAL_MS = 100.0
@@ -92,10 +96,10 @@ def timed(fn, n: int) -> list[float]:
 
 
 def run(path: Path, requests: int, seed: int = 5) -> dict:
-    from scanflow.classview import class_view
-    from scanflow.portfolio import pupil_portfolio
+    from scanflow.archive.search import search
+    from scanflow.exports.classview import class_view
+    from scanflow.exports.portfolio import pupil_portfolio
     from scanflow.review.app import create_app
-    from scanflow.search import search
 
     rng = random.Random(seed)
     archive = open_archive(path)
@@ -168,9 +172,9 @@ def run(path: Path, requests: int, seed: int = 5) -> dict:
 
 def safety(path: Path) -> dict:
     """Backup, restore, check and erase one pupil, on copies in a temporary folder."""
-    from scanflow.backup import backup, restore
-    from scanflow.check import check_archive
-    from scanflow.erase import erase_pupils
+    from scanflow.archive.backup import backup, restore
+    from scanflow.archive.check import check_archive
+    from scanflow.archive.erase import erase_pupils
 
     out: dict = {}
     work = Path(tempfile.mkdtemp(prefix="archive-bench-", dir=OUT))
@@ -214,9 +218,9 @@ def image_copy_rate(work: Path, pages: int, sample: int = 40) -> dict:
     helping); a USB drive or a network share is slower, and sets the real time."""
     import cv2
     import numpy as np
-
-    from scanflow.backup import _copy_hashing
     from review_bench import _page_png
+
+    from scanflow.archive.backup import _copy_hashing
 
     src = work / "sample"
     src.mkdir()

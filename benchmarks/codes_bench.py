@@ -6,7 +6,7 @@
 1. Detection rate: ``--sheets`` cover sheets printed by ``scanflow sheets`` for a 30-pupil
    class, rendered by Poppler at 150, 200, 240 or 300 dpi and degraded at random like a
    print -> (photocopy ->) scan: greyscale or colour, up to +-10 degrees skew, blur up to
-   0.12 mm, sensor noise, JPEG 40-85, low contrast on tinted paper (scanflow.degrade).
+   0.12 mm, sensor noise, JPEG 40-85, low contrast on tinted paper (scanflow.evaluation.degrade).
    Reported: share decoded to the right pupil, wrong (must be 0), missed; which detection
    pass succeeded; seconds per sheet.
 2. Damaged codes: ``--damaged`` sheets whose QR code is scribbled over or torn, same
@@ -34,11 +34,16 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from scanflow.archive import init_archive  # noqa: E402
-from scanflow.codes import READ, TEXT, find_code  # noqa: E402
-from scanflow.degrade import damage_code, degrade, random_scan_like, render_pdf_pages  # noqa: E402
-from scanflow.roster import import_roster  # noqa: E402
-from scanflow.sheets import print_sheets  # noqa: E402
+from scanflow.archive.roster import import_roster  # noqa: E402
+from scanflow.archive.store import init_archive  # noqa: E402
+from scanflow.evaluation.degrade import (  # noqa: E402
+    damage_code,
+    degrade,
+    random_scan_like,
+    render_pdf_pages,
+)
+from scanflow.exports.sheets import print_sheets  # noqa: E402
+from scanflow.intake.codes import READ, TEXT, find_code  # noqa: E402
 
 HANDWRITING = ROOT.parent / "shared" / "eval" / "handwriting" / "hooker_pages"
 DPIS = (150, 200, 240, 300)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Fit the suggester's weights (scanflow.scoring.MODEL) on human-rated essays, and say
+"""Fit the suggester's weights (scanflow.scoring.suggest.MODEL) on human-rated essays, and say
 honestly how well the fitted suggester would agree with people on essays it never saw.
 
 The weights in MODEL were first set by hand-run least squares that was never kept; this
 script is that fit, reproducible. For each criterion:
 
-* inputs: exactly the ones its rule in scanflow/scoring.py produces for the Year 6+ band;
+* inputs: exactly the ones its rule in scanflow/scoring/suggest.py produces for the Year 6+ band;
 * target: the mean of the two raters on the trait the criterion feeds (the data README's
   mapping, as in benchmarks/agreement.py), standardised within each essay set so that a
   grade 7 and a grade 10 prompt count alike;
@@ -53,13 +53,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from agreement import (SCALES, TRAITS, YEAR_GROUP, evaluate_set, fold_of,  # noqa: E402
-                       read_essays, traits_in)
-from scanflow.agreement import fit_monotone_map, quadratic_weighted_kappa  # noqa: E402
-from scanflow.features import analyse  # noqa: E402
-from scanflow.rubric import band_for_year, load_rubric  # noqa: E402
-from scanflow.scoring import (LOWERING, MODEL, RULES, criterion_inputs,  # noqa: E402
-                              level_score)
+from agreement import (  # noqa: E402
+    SCALES,
+    TRAITS,
+    YEAR_GROUP,
+    evaluate_set,
+    fold_of,
+    read_essays,
+    traits_in,
+)
+
+from scanflow.scoring.agreement import fit_monotone_map, quadratic_weighted_kappa  # noqa: E402
+from scanflow.scoring.criteria import LOWERING, RULES, criterion_inputs
+from scanflow.scoring.features import analyse  # noqa: E402
+from scanflow.scoring.rubric import band_for_year
+from scanflow.scoring.rubric_file import load_rubric  # noqa: E402
+from scanflow.scoring.suggest import MODEL, level_score
 
 # Weights the essays cannot inform: the ASAP release stripped paragraph breaks.
 HAND_SET = {"text_structure": {"paragraphs": 0.3}}

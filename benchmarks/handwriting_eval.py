@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/handwriting_eval.py [--pages 12] [--photos 4] [--faint 4] [--grey 4] [--tilted 2] [--engines rapidocr,tesseract] [--json] [--keep DIR]
 
-Generates (scanflow.synth, deterministic seeds) child-like handwriting on ruled paper —
+Generates (scanflow.evaluation.synth, deterministic seeds) child-like handwriting on ruled paper —
 pencil and pen, blue and grey rules, skew up to ±4°, uneven light, scanner noise, JPEG —
 plus phone-photo pages (perspective, desk, shadow), photos taken at a steep angle
 (``tilted``: the photo seen through a camera tilted ~25°), faint-pencil pages (the same pages'
@@ -30,9 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scanflow.evaluate import evaluate  # noqa: E402
-from scanflow.synth import MISSPELLINGS, render_page, write_sample  # noqa: E402
-
+from scanflow.evaluation.evaluate import evaluate  # noqa: E402
+from scanflow.evaluation.synth import MISSPELLINGS, render_page, write_sample  # noqa: E402
 
 KINDS = ("scan", "photo", "tilted", "faint", "greyscan")
 
@@ -41,7 +40,7 @@ def faint_page(seed: int, lightness: float, **kw):
     """A pencil page whose strokes keep only ``lightness`` of their darkness.
 
     The page is rendered twice with the same seed, with and without writing: paper,
-    ruling, lighting and noise come from their own random streams in scanflow.synth, so
+    ruling, lighting and noise come from their own random streams in scanflow.evaluation.synth, so
     the two differ only by the writing, and ``blank + lightness * (page - blank)`` is the
     same page written faintly (noise and lighting untouched).
     """

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ingest_speed.py [--pages 10] [--big 100] [--json]
 
-1. Speed: a PDF of N synthetic handwriting pages (scanflow.synth) is
+1. Speed: a PDF of N synthetic handwriting pages (scanflow.evaluation.synth) is
    a) rasterised with pdftoppm at 300 dpi and read by bare ``tesseract`` (same
       no-dictionary settings, one process per core, OMP_THREAD_LIMIT=1) — the reference;
    b) ingested by ``scanflow ingest --engine tesseract`` (rasterise + clean + OCR + store)
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
-from scanflow.synth import render_page  # noqa: E402
+from scanflow.evaluation.synth import render_page  # noqa: E402
 
 HALF_TERM = "2026-27-autumn-1"
 

@@ -4,7 +4,7 @@
 Recognition returns one line of text per written line and never a blank line, so before
 ``scoring.paragraph_starts`` every scanned piece read as one paragraph (and Text Structure,
 which asks for paragraphs, was judged on nothing). This benchmark writes generated
-exercise-book pages (``scanflow.synth``: date, title, then a story in 1-3 paragraphs, each
+exercise-book pages (``scanflow.evaluation.synth``: date, title, then a story in 1-3 paragraphs, each
 starting on a new ruled line, some hands skipping a line between them), reads them as an
 ingest does, and compares the paragraphs found with the ones written:
 
@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
+from scanflow.archive.transcription import TLine, lines_text  # noqa: E402
+from scanflow.evaluation.synth import render_page, story_paragraphs  # noqa: E402
 from scanflow.ocr.engine import get_engine  # noqa: E402
 from scanflow.ocr.reader import read_page  # noqa: E402
-from scanflow.scoring import paragraph_starts  # noqa: E402
-from scanflow.synth import render_page, story_paragraphs  # noqa: E402
-from scanflow.tokens import read_text  # noqa: E402
-from scanflow.transcription import TLine, lines_text  # noqa: E402
+from scanflow.scoring.scores import paragraph_starts  # noqa: E402
+from scanflow.scoring.tokens import read_text  # noqa: E402
 
 
 def written_paragraphs(paragraphs: list[str], lines: list[str]) -> list[str]:

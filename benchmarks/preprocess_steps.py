@@ -4,7 +4,7 @@
         [--sets synth,sample,hooker] [--engines rapidocr,tesseract] [--hooker-limit 10] \\
         [--jobs 1] [--out benchmarks/out/preprocess_steps.json]
 
-Sets (all through :func:`scanflow.evaluate.evaluate`, the function behind ``scanflow eval``):
+Sets (all through :func:`scanflow.evaluation.evaluate.evaluate`, the function behind ``scanflow eval``):
 
 * ``synth``: the generated exercise-book pages of ``benchmarks/handwriting_eval.py``
   (scans, phone photos, steeply tilted photos, faint pencil, greyscale scans), reported
@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from handwriting_eval import KINDS, make_set, misspellings_kept  # noqa: E402
-from scanflow.evaluate import evaluate  # noqa: E402
+
+from scanflow.evaluation.evaluate import evaluate  # noqa: E402
 from scanflow.ocr.preprocess import PreprocessSettings  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -74,7 +75,7 @@ def sample_pages(folder: Path) -> Path:
     """scans_sample's pages as single images with ``<stem>.gt.txt`` beside them."""
     from PIL import Image
 
-    from scanflow import sources
+    from scanflow.intake import sources
 
     folder.mkdir(parents=True, exist_ok=True)
     truth = ROOT / "scans_sample" / "truth"
@@ -98,7 +99,7 @@ def rows_for(report, set_name: str, config: str, kinds: dict[str, str] | None) -
     for r in report.results:
         kind = kinds.get(r.stem, "?") if kinds else set_name
         groups.setdefault(kind, []).append(r)
-    from scanflow.metrics import Corpus
+    from scanflow.evaluation.metrics import Corpus
 
     rows = []
     for kind, results in groups.items():

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scanflow.archive import init_archive, now  # noqa: E402
+from scanflow.archive.store import init_archive, now  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 GOAL_MS = 100.0
@@ -252,7 +252,7 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
     threading.Thread(target=server.run, daemon=True).start()
     client = Client(server.effective_port)
     try:
-        from scanflow.archive import open_archive
+        from scanflow.archive.store import open_archive
 
         archive = open_archive(path)
         n_pieces = archive.db.execute("SELECT MAX(id) FROM pieces").fetchone()[0]

@@ -242,9 +242,9 @@ class Keys:
 def prepare_archive(work: Path) -> Path:
     base = OUT / "review-session-base"
     if not (base / "scanflow.db").exists():
-        from scanflow.archive import init_archive
-        from scanflow.ingest import IngestOptions, ingest
-        from scanflow.roster import import_roster
+        from scanflow.archive.roster import import_roster
+        from scanflow.archive.store import init_archive
+        from scanflow.intake.ingest import IngestOptions, ingest
 
         tmp = base.with_name(base.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -339,9 +339,9 @@ def correct_page(keys: Keys, page, start: int, ocr: list[str], truth: list[str])
 def session(work: Path, screenshots: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from scanflow.archive import open_archive
+    from scanflow.archive.store import open_archive
+    from scanflow.archive.transcription import get_version
     from scanflow.review.server import make_server, url_of
-    from scanflow.transcription import get_version
 
     archive_path = prepare_archive(work)
     server = make_server(archive_path, "127.0.0.1", 0, threads=4)

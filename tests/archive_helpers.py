@@ -2,7 +2,7 @@
 
 ``add_piece`` draws small page images with known text, builds the recognition an engine
 would return (lines and word boxes measured from the font), and stores it with
-:func:`scanflow.ingest.save_page`, exactly as an ingest stores a page: the same rows,
+:func:`scanflow.intake.ingest.save_page`, exactly as an ingest stores a page: the same rows,
 the same triggers, the same image store. Only the OCR engine is left out, so the tests
 of archive features need no Tesseract time.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from scanflow.archive import Archive, now
-from scanflow.ingest import PageResult, PageTask, save_page
+from scanflow.archive.store import Archive, now
+from scanflow.intake.ingest import PageResult, PageTask, save_page
 from scanflow.ocr.model import Box, Line, Recognition, Word
 from scanflow.ocr.preprocess import PreprocessSettings
 
@@ -90,8 +90,8 @@ def add_piece(archive: Archive, pupil_id: str | None, half_term: str, genre: str
 
 
 def score(archive: Archive, piece_id: int, levels: dict[str, int], scorer: str = "mrs.k"):
-    """Record the teacher's levels for a piece through scanflow.scoring."""
-    from scanflow.scoring import confirm_level, suggest_for_piece
+    """Record the teacher's levels for a piece through scanflow.scoring.suggest."""
+    from scanflow.scoring.scores import confirm_level, suggest_for_piece
 
     suggestions = suggest_for_piece(archive, piece_id)
     return [confirm_level(archive, piece_id, cid, level, scorer=scorer, suggestions=suggestions)
@@ -110,7 +110,7 @@ def make_school(archive: Archive, tmp_path: Path) -> dict[str, int]:
     """The conftest archive (Ava, Ben in 3A; Cara in 4B) plus Zephyrine Quillfeather in 3A,
     placed from 5 September 2026 (not from the day the test runs), with pieces in two half
     terms and a few levels. Returns the piece ids by name."""
-    from scanflow.roster import import_roster
+    from scanflow.archive.roster import import_roster
 
     roster = tmp_path / "more.csv"
     roster.write_text("UPN,Forename,Surname,Class,Year Group\n"

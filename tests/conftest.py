@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from scanflow.archive import init_archive
-from scanflow.roster import import_roster
+from scanflow.archive.roster import import_roster
+from scanflow.archive.store import init_archive
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 ROSTER = """UPN,Forename,Surname,Class,Year Group

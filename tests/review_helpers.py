@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from conftest import FONT, page_image
 from PIL import ImageFont
 
-from conftest import FONT, page_image
-from scanflow.archive import Archive, now
-from scanflow.ingest import write_png_atomic
-from scanflow.pieces import next_position, piece_for
+from scanflow.archive.pieces import next_position, piece_for
+from scanflow.archive.store import Archive, now
+from scanflow.intake.ingest import write_png_atomic
 
 _FONT = ImageFont.truetype(FONT, 44)
 LEFT, TOP, STEP = 150, 205, 100

@@ -1,11 +1,11 @@
 from click.testing import CliRunner
-
 from conftest import write_pdf
-from scanflow import transcription as T
-from scanflow.accuracy import archive_accuracy
+
+from scanflow.archive import transcription as T
+from scanflow.archive.pieces import list_pieces
 from scanflow.cli import cli
-from scanflow.ingest import IngestOptions, ingest
-from scanflow.pieces import list_pieces
+from scanflow.evaluation.accuracy import archive_accuracy
+from scanflow.intake.ingest import IngestOptions, ingest
 
 
 def test_accuracy_compares_ocr_with_corrections_per_engine_and_class(archive, tmp_path):

@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from scanflow.agreement import (adjacent_agreement, exact_agreement, fit_monotone_map,
-                                quadratic_weighted_kappa, standardised_mean_difference)
-from scanflow.wordlists import BRITISH
+from scanflow.scoring.agreement import (
+    adjacent_agreement,
+    exact_agreement,
+    fit_monotone_map,
+    quadratic_weighted_kappa,
+    standardised_mean_difference,
+)
+from scanflow.scoring.wordlists import BRITISH
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "eval" / "scoring"
@@ -105,7 +110,8 @@ def test_benchmark_runs_on_any_file_in_the_tsv_format(tmp_path):
 
 @pytest.mark.skipif(not BRITISH.is_file(), reason="needs Debian's wbritish word list")
 def test_fitting_the_suggester_keeps_the_rubric_directions_and_reports_held_out(tmp_path):
-    from scanflow.scoring import LOWERING, MODEL
+    from scanflow.scoring.criteria import LOWERING
+    from scanflow.scoring.suggest import MODEL
 
     path = _mini_essays(tmp_path / "mini.tsv")
     script = str(ROOT / "benchmarks" / "fit_suggester.py")

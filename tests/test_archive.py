@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from scanflow import migrations
-from scanflow.archive import init_archive, open_archive
+from scanflow.archive import migrations
+from scanflow.archive.store import init_archive, open_archive
 from scanflow.errors import ArchiveError
 
 

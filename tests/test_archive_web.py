@@ -8,8 +8,8 @@ import re
 import zipfile
 
 import pytest
-
 from archive_helpers import ZEPH, make_school
+
 from scanflow.review import accounts as A
 from scanflow.review.app import create_app
 

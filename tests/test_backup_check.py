@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
+from archive_helpers import make_school
 from click.testing import CliRunner
 
-from archive_helpers import make_school
-from scanflow import transcription as T
-from scanflow.archive import open_archive
-from scanflow.backup import backup, restore, verify_backup
-from scanflow.check import check_archive, record_image_hashes
+from scanflow.archive import transcription as T
+from scanflow.archive.backup import backup, restore, verify_backup
+from scanflow.archive.check import check_archive, record_image_hashes
+from scanflow.archive.search import index_problems
+from scanflow.archive.store import open_archive
 from scanflow.cli import cli
 from scanflow.errors import ArchiveError, UsageError
-from scanflow.search import index_problems
 
 
 @pytest.fixture

@@ -1,21 +1,39 @@
 """Cover-sheet codes: the payload, detection on degraded scans, and splitting a batch.
 
-The sheets are printed by scanflow itself (scanflow.sheets), rendered by Poppler at
-150-300 dpi and degraded like a print -> photocopy -> scan (scanflow.degrade).
+The sheets are printed by scanflow itself (scanflow.exports.sheets), rendered by Poppler at
+150-300 dpi and degraded like a print -> photocopy -> scan (scanflow.evaluation.degrade).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import page_image
-from scanflow.codes import (LABEL, READ, SHEET, TEXT, UNREADABLE, CodeFormatError, CodeHit,
-                            PageCode, SheetCode, find_code, parse_payload, parse_printed,
-                            plan_batch, upright)
-from scanflow.degrade import ScanLike, damage_code, degrade, random_scan_like, render_pdf_pages
-from scanflow.roster import import_roster
-from scanflow.sheets import print_sheets
+
+from scanflow.archive.roster import import_roster
+from scanflow.evaluation.degrade import (
+    ScanLike,
+    damage_code,
+    degrade,
+    random_scan_like,
+    render_pdf_pages,
+)
+from scanflow.exports.sheets import print_sheets
+from scanflow.intake.batches import PageCode, plan_batch
+from scanflow.intake.codes import (
+    LABEL,
+    READ,
+    SHEET,
+    TEXT,
+    UNREADABLE,
+    CodeFormatError,
+    CodeHit,
+    SheetCode,
+    find_code,
+    parse_payload,
+    parse_printed,
+    upright,
+)
 
 HT, GENRE = "2026-27-autumn-1", "narrative"
 
@@ -30,7 +48,7 @@ def class_roster(n: int, class_name: str = "4B", year: int = 4) -> str:
 @pytest.fixture(scope="module")
 def class_sheets(tmp_path_factory):
     """A 30-pupil class's cover sheets and labels, printed once for the module."""
-    from scanflow.archive import init_archive
+    from scanflow.archive.store import init_archive
 
     tmp = tmp_path_factory.mktemp("sheets")
     arch = init_archive(tmp / "archive")

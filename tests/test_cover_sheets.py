@@ -9,19 +9,19 @@ import subprocess
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import page_image
 from PIL import Image
 
-from conftest import page_image
-from scanflow import ingest as ingest_mod
+from scanflow.archive.pieces import list_unassigned
+from scanflow.archive.roster import get_pupil, import_roster, mark_left
+from scanflow.archive.transcription import mark_reviewed
+from scanflow.archive.versions import discard_version, keep_version, list_versions
 from scanflow.cli import cli
-from scanflow.degrade import ScanLike, damage_code, degrade, render_pdf_pages
 from scanflow.errors import UsageError
-from scanflow.ingest import IngestOptions, ingest
-from scanflow.pieces import list_unassigned
-from scanflow.roster import get_pupil, import_roster, mark_left
-from scanflow.sheets import print_sheets
-from scanflow.transcription import mark_reviewed
-from scanflow.versions import discard_version, keep_version, list_versions
+from scanflow.evaluation.degrade import ScanLike, damage_code, degrade, render_pdf_pages
+from scanflow.exports.sheets import print_sheets
+from scanflow.intake import ingest as ingest_mod
+from scanflow.intake.ingest import IngestOptions, ingest
 
 HT, GENRE = "2026-27-autumn-1", "narrative"
 OPTS = dict(half_term=HT, genre=GENRE, jobs=1)
@@ -212,7 +212,7 @@ def test_sheets_command_prints_one_page_per_pupil_with_the_rubric_grid(archive, 
     assert pages[0].count("—") >= 10
     for i, pupil in enumerate([BEN, AVA]):
         img = render_pdf_pages(out_pdf, 150, i + 1, i + 1)[0]
-        from scanflow.codes import find_code
+        from scanflow.intake.codes import find_code
 
         assert find_code(img).code.pupil_id == pupil
     # Labels: 14 to a page.
@@ -265,7 +265,7 @@ def test_pupils_leave_keep_their_pieces_and_are_not_printed_for(archive, tmp_pat
 
 @pytest.mark.parametrize("turns", [0, 1, 2, 3])
 def test_label_region_follows_the_label_however_the_page_is_turned(archive, tmp_path, turns):
-    from scanflow.codes import find_code, mask_label
+    from scanflow.intake.codes import find_code, mask_label
 
     page = labelled_page(archive, tmp_path, CARA, "The cat sat on the mat")
     page = np.ascontiguousarray(np.rot90(page, k=turns))

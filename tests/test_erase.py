@@ -6,18 +6,18 @@ import json
 import sqlite3
 
 import pytest
+from archive_helpers import ZEPH, add_piece, make_school
 from click.testing import CliRunner
 
-from archive_helpers import ZEPH, add_piece, make_school
-from scanflow import transcription as T
-from scanflow.check import check_archive
+from scanflow.archive import transcription as T
+from scanflow.archive.check import check_archive
+from scanflow.archive.erase import erase_pupils, erasure_plan, leavers_before, purge
+from scanflow.archive.pieces import assign_pages
+from scanflow.archive.roster import mark_left
+from scanflow.archive.search import search
 from scanflow.cli import cli
-from scanflow.erase import erase_pupils, erasure_plan, leavers_before, purge
 from scanflow.errors import UnknownPupil
-from scanflow.pieces import assign_pages
 from scanflow.review.editing import save_line
-from scanflow.roster import mark_left
-from scanflow.search import search
 
 NEEDLES = [b"A100000000009", b"Quillfeather", b"quillfeather", b"Zephyrine", b"zephyrine",
            b"Biscuit", b"biscuit"]

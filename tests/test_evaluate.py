@@ -12,8 +12,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from scanflow.cli import cli
 from scanflow.errors import UsageError
-from scanflow.evaluate import evaluate, find_pairs, load_image, sample
-from scanflow.metrics import Corpus, cer, char_errors, corpus_rates, normalise, wer
+from scanflow.evaluation.evaluate import evaluate, find_pairs, load_image, sample
+from scanflow.evaluation.metrics import (
+    Corpus,
+    cer,
+    char_errors,
+    corpus_rates,
+    normalise,
+    wer,
+)
 from scanflow.ocr.preprocess import PreprocessSettings
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

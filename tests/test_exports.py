@@ -8,14 +8,14 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from archive_helpers import make_school
 from click.testing import CliRunner
 
-from archive_helpers import make_school
-from scanflow import transcription as T
-from scanflow.alto import ALTO_NS, page_lines, write_alto
+from scanflow.archive import transcription as T
 from scanflow.cli import cli
-from scanflow.export import export_levels_csv
-from scanflow.pdfexport import portfolio_pdf, searchable_pdf
+from scanflow.exports.alto import ALTO_NS, page_lines, write_alto
+from scanflow.exports.levels_csv import export_levels_csv
+from scanflow.exports.pdf import portfolio_pdf, searchable_pdf
 
 A = f"{{{ALTO_NS}}}"
 

@@ -6,12 +6,22 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import write_pdf, write_png
-from scanflow import ingest as ingest_mod
+
+from scanflow.archive.pieces import (
+    assign_pages,
+    list_pieces,
+    list_unassigned,
+    piece_text,
+)
 from scanflow.errors import UnknownPupil, UsageError
-from scanflow.ingest import IngestOptions, ingest, read_manifest, set_default_engine
-from scanflow.pieces import assign_pages, list_pieces, list_unassigned, piece_text
+from scanflow.intake import ingest as ingest_mod
+from scanflow.intake.ingest import (
+    IngestOptions,
+    ingest,
+    read_manifest,
+    set_default_engine,
+)
 
 OPTS = dict(half_term="2026-27-autumn-1", genre="narrative", jobs=1)
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("tesseract"), reason="needs tes
 
 @pytest.mark.parametrize("dpi", [150, 300])
 def test_upright_and_upside_down_handwriting_at_150_and_300_dpi(dpi):
-    from scanflow.synth import render_page
+    from scanflow.evaluation.synth import render_page
 
     grey = to_grey(np.asarray(render_page(None, seed=41, dpi=dpi, ink="blue").image))
     # A 150 dpi page used to be halved before OSD and came back "upside down" (3.5 sure).

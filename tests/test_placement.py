@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from archive_helpers import add_piece, make_school, score
 from click.testing import CliRunner
 
-from archive_helpers import add_piece, make_school, score
-from scanflow.classview import class_view
+from scanflow.archive.placement import (
+    Placements,
+    half_term_start,
+    next_class_name,
+    rollover,
+)
+from scanflow.archive.roster import get_pupil, import_roster
 from scanflow.cli import cli
 from scanflow.errors import UsageError
-from scanflow.placement import Placements, half_term_start, next_class_name, rollover
-from scanflow.roster import get_pupil, import_roster
-from scanflow.scoring import year_group_for_piece
+from scanflow.exports.classview import class_view
+from scanflow.scoring.scores import year_group_for_piece
 
 
 @pytest.fixture

@@ -6,17 +6,17 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from archive_helpers import make_school
 from click.testing import CliRunner
 from PIL import Image
 
-from archive_helpers import make_school
-from scanflow.charts import chart_svg, growth_chart, save_chart
-from scanflow.classview import class_view, year_view
+from scanflow.archive.versions import discard_version
 from scanflow.cli import cli
 from scanflow.errors import UsageError
-from scanflow.portfolio import count_words, pupil_portfolio
-from scanflow.tokens import read_text
-from scanflow.versions import discard_version
+from scanflow.exports.charts import chart_svg, growth_chart, save_chart
+from scanflow.exports.classview import class_view, year_view
+from scanflow.exports.portfolio import count_words, pupil_portfolio
+from scanflow.scoring.tokens import read_text
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import page_image
+
 from scanflow.ocr import preprocess as P
 from scanflow.ocr.model import Box
 

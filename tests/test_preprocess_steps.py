@@ -1,7 +1,7 @@
 """The exercise-book preprocessing steps of issue 3: page detection and perspective
 correction, faint-pencil recovery, rules out of the grey image, line bands, the debug view.
 
-Fast: generated pages at 100 dpi (scanflow.synth) or drawn with OpenCV/PIL.
+Fast: generated pages at 100 dpi (scanflow.evaluation.synth) or drawn with OpenCV/PIL.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import page_image, write_png
+
 from scanflow.cli import cli
 from scanflow.errors import UsageError
 from scanflow.ocr import preprocess as P
@@ -26,7 +26,7 @@ SMALL = P.PreprocessSettings(work_dpi=DPI)
 
 @pytest.fixture(scope="module")
 def photo():
-    from scanflow.synth import render_page
+    from scanflow.evaluation.synth import render_page
 
     return render_page(None, seed=2003, dpi=DPI, skew_deg=3.0, lighting=0.5, noise=0.1,
                        photo=True)
@@ -34,7 +34,7 @@ def photo():
 
 @pytest.fixture(scope="module")
 def scan():
-    from scanflow.synth import render_page
+    from scanflow.evaluation.synth import render_page
 
     return render_page(None, seed=1003, dpi=DPI, skew_deg=-2.0, lighting=0.6, noise=0.2)
 
@@ -52,7 +52,7 @@ def test_quad_found_on_a_phone_photo_matches_the_true_corners(photo):
 
 @pytest.mark.parametrize("seed", [2000, 2005, 3010])
 def test_quad_on_other_photos(seed):
-    from scanflow.synth import render_page
+    from scanflow.evaluation.synth import render_page
 
     page = render_page(None, seed=seed, dpi=DPI, skew_deg=(seed % 5) - 2.0, lighting=0.4,
                        noise=0.1, photo=True, ink="blue")
@@ -312,8 +312,8 @@ def test_debug_page_writes_one_image_per_step_and_steps_json(tmp_path):
 
 
 def test_debug_page_on_a_photo_shows_the_dewarp(tmp_path, photo):
-    from scanflow.ocr.debug import debug_page
-    from scanflow.synth import write_sample
+    from scanflow.evaluation.debug import debug_page
+    from scanflow.evaluation.synth import write_sample
 
     image, _ = write_sample(tmp_path / "photo", photo, fmt="jpg")
     report = debug_page(image, tmp_path / "dbg", settings=SMALL)

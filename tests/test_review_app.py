@@ -5,9 +5,9 @@ import re
 import cv2
 import pytest
 from click.testing import CliRunner
-
 from review_helpers import add_page, add_piece
-from scanflow import transcription as T
+
+from scanflow.archive import transcription as T
 from scanflow.cli import cli
 from scanflow.errors import UsageError
 from scanflow.review import accounts as A
@@ -357,7 +357,8 @@ def test_rotate_turns_image_and_boxes_and_marks_the_text_stale(school):
 
 def test_read_again_after_turning_reads_the_upright_page(archive, tmp_path):
     from conftest import write_png
-    from scanflow.ingest import IngestOptions, ingest
+
+    from scanflow.intake.ingest import IngestOptions, ingest
 
     png = write_png(tmp_path / "sideways.png", ["The cat sat on the mat"])
     # Scanned sideways, and orientation detection off: stored as it came.
@@ -424,7 +425,7 @@ def test_scoring_panel_shows_suggestions_and_records_levels_when_the_archive_can
     has_scores = archive.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'scores'").fetchone()
     if has_scores:  # the scores migration has landed: the level is recorded
         assert r.status_code == 302
-        from scanflow.scoring import piece_scores
+        from scanflow.scoring.scores import piece_scores
 
         assert piece_scores(archive, ids["ava"]).current["punctuation"].level == 3
         assert "recorded: level 3 by kim" in client.get(

@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from review_helpers import add_page, add_piece
-from scanflow import transcription as T
+
+from scanflow.archive import transcription as T
 from scanflow.review import accounts as A
 from scanflow.review.server import make_server, url_of
 

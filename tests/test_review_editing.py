@@ -1,9 +1,9 @@
 """Line-by-line drafts and saving them as versions (scanflow.review.editing)."""
 
 import pytest
-
 from review_helpers import add_piece
-from scanflow import transcription as T
+
+from scanflow.archive import transcription as T
 from scanflow.review import editing as E
 
 TRUTH = ["Once upon a time ther was", "a dragon caled Spark", "he was sad"]

@@ -1,7 +1,7 @@
 import pytest
 
+from scanflow.archive.roster import get_pupil, import_roster, map_columns
 from scanflow.errors import InputFileError
-from scanflow.roster import get_pupil, import_roster, map_columns
 
 
 def test_columns_are_matched_by_name():

@@ -11,15 +11,17 @@ from click.testing import CliRunner
 
 from scanflow.cli import cli
 from scanflow.errors import UsageError
-from scanflow.rubric import (
+from scanflow.scoring.rubric import (
     Problem,
     band_for_year,
-    check_rubric,
     content_hash,
+    parse_year_group,
+)
+from scanflow.scoring.rubric_file import (
+    check_rubric,
     find_rubrics,
     load_rubric,
     load_rubric_for_genre,
-    parse_year_group,
 )
 
 RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"

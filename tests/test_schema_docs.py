@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from archive_helpers import make_school
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "schema.md"

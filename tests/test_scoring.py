@@ -14,15 +14,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scanflow import scoring
-from scanflow.archive import now
+from scanflow.archive.pieces import piece_for
+from scanflow.archive.store import now
+from scanflow.archive.transcription import TLine, get_version, save_version
 from scanflow.cli import cli
 from scanflow.errors import MissingDependency, UsageError
-from scanflow.features import analyse
-from scanflow.pieces import piece_for
-from scanflow.rubric import band_for_year, default_rubric_dir, load_rubric, load_rubric_for_genre
-from scanflow.transcription import TLine, get_version, save_version
-from scanflow.wordlists import BRITISH, load_dictionary, statutory_words
+from scanflow.scoring import scores as scores_mod
+from scanflow.scoring import suggest as suggestions
+from scanflow.scoring.features import analyse
+from scanflow.scoring.rubric import band_for_year
+from scanflow.scoring.rubric_file import (
+    default_rubric_dir,
+    load_rubric,
+    load_rubric_for_genre,
+)
+from scanflow.scoring.wordlists import BRITISH, load_dictionary, statutory_words
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_dictionary = pytest.mark.skipif(
@@ -168,14 +174,14 @@ def test_date_and_title_lines_are_headings_not_story():
 def test_names_are_listed_once_each(rubric):
     text = ("Spark was a dragon. Spark met Mia in the wood. Spark and Mia flew home. "
             "Then Spark slept.")
-    out = {s.criterion_id: s for s in scoring.suggest(text, band_for_year(rubric, 3), rubric,
+    out = {s.criterion_id: s for s in suggestions.suggest(text, band_for_year(rubric, 3), rubric,
                                                      year_group=3)}
     names = [e.sentence for e in out["spelling"].evidence if "not spell-checked" in e.sentence]
     assert names == ['2 names not spell-checked: "Spark", "Mia"']
 
 
 def test_a_wrapped_first_line_is_not_a_title():
-    from scanflow.tokens import heading_spans
+    from scanflow.scoring.tokens import heading_spans
 
     assert heading_spans("Once upon a time there was a\nlittle dragon called Zog.") == []
     assert heading_spans("Once upon a time\nthere was a dragon.") == []
@@ -206,7 +212,7 @@ def _page(rows, page_id=1, skew=0.0, pitch=100):
 
 def _paragraph_lines(lines):
     text = "\n".join(line.text for line in lines)
-    return [text[s:].split("\n")[0] for s in scoring.paragraph_starts(lines)]
+    return [text[s:].split("\n")[0] for s in scores_mod.paragraph_starts(lines)]
 
 
 def test_paragraphs_are_read_from_where_lines_sit_on_the_page():
@@ -239,7 +245,7 @@ def test_paragraphs_are_read_from_where_lines_sit_on_the_page():
         line.y += 100  # a ruled line left empty
     assert _paragraph_lines(gap) == ["Then the door creaked open and in came a tall man"]
     # Typed lines (no box) give no signal.
-    assert scoring.paragraph_starts([TLine(1, t) for t, _x, _r in story]) == ()
+    assert scores_mod.paragraph_starts([TLine(1, t) for t, _x, _r in story]) == ()
 
 
 @needs_dictionary
@@ -251,10 +257,10 @@ def test_a_single_paragraph_stays_below_the_levels_that_ask_for_paragraphs(rubri
              "morning Mia came back with her brother Tom. They flew over the forest and "
              "the river. In the end the village had a party for Spark and they all lived "
              "happily ever after. ") * 2
-    one = {s.criterion_id: s for s in scoring.suggest(story, band, rubric, year_group=3)}
-    two = {s.criterion_id: s for s in scoring.suggest(story.replace("The next ", "\n\nThe next ", 1),
+    one = {s.criterion_id: s for s in suggestions.suggest(story, band, rubric, year_group=3)}
+    two = {s.criterion_id: s for s in suggestions.suggest(story.replace("The next ", "\n\nThe next ", 1),
                                                       band, rubric, year_group=3)}
-    unknown = {s.criterion_id: s for s in scoring.suggest(story, band, rubric, year_group=3,
+    unknown = {s.criterion_id: s for s in suggestions.suggest(story, band, rubric, year_group=3,
                                                           paragraphs_known=False)}
     assert two["text_structure"].level >= 4 and unknown["text_structure"].level >= 4
     assert one["text_structure"].level == 3
@@ -270,17 +276,17 @@ def test_a_single_paragraph_stays_below_the_levels_that_ask_for_paragraphs(rubri
 @needs_dictionary
 def test_suggestions_for_year3_gaps_judgement_and_evidence(rubric):
     band = band_for_year(rubric, 3)
-    out = {s.criterion_id: s for s in scoring.suggest(STORY_Y3, band, rubric, year_group=3)}
+    out = {s.criterion_id: s for s in suggestions.suggest(STORY_Y3, band, rubric, year_group=3)}
     assert list(out) == list(rubric.criteria)
     for missing in ("sentence_structure", "cohesion"):
         s = out[missing]
-        assert (s.level, s.confidence) == (None, scoring.NO_SUGGESTION)
+        assert (s.level, s.confidence) == (None, suggestions.NO_SUGGESTION)
         assert "marked missing" in s.reason and "Year 3" in s.reason
     for judged in ("audience_ideas", "character_setting"):
-        assert out[judged].confidence == scoring.JUDGEMENT and out[judged].level in range(1, 6)
+        assert out[judged].confidence == suggestions.JUDGEMENT and out[judged].level in range(1, 6)
     for cid in ("vocabulary", "punctuation", "spelling", "text_structure"):
         s = out[cid]
-        assert s.confidence == scoring.SUGGESTED
+        assert s.confidence == suggestions.SUGGESTED
         assert s.descriptor == band.criterion(cid).levels[s.level]
     sentences = [e.sentence for e in out["punctuation"].evidence]
     assert '2 of 4 sentences start without a capital: "one", "we"' in sentences
@@ -306,8 +312,8 @@ def test_levels_follow_the_evidence_within_a_band(rubric):
         "little brother, who was only four, sprinted straight into the freezing water. "
         "\"Come back!\" Dad shouted anxiously. Eventually, he returned, shivering and "
         "laughing; we wrapped him in an enormous towel. ") * 4
-    low = {s.criterion_id: s.level for s in scoring.suggest(weak, band, rubric)}
-    high = {s.criterion_id: s.level for s in scoring.suggest(strong, band, rubric)}
+    low = {s.criterion_id: s.level for s in suggestions.suggest(weak, band, rubric)}
+    high = {s.criterion_id: s.level for s in suggestions.suggest(strong, band, rubric)}
     for cid in rubric.criteria:
         assert high[cid] >= low[cid], cid
     assert sum(high.values()) - sum(low.values()) >= 8
@@ -318,8 +324,8 @@ def test_levels_follow_the_evidence_within_a_band(rubric):
 def test_same_writing_reads_higher_in_a_younger_band(rubric):
     text = ("My dog is called Max. He likes to run in the park. We play with a ball and "
             "then we go home. I love my dog because he is funny.")
-    year1 = {s.criterion_id: s for s in scoring.suggest(text, band_for_year(rubric, 1), rubric)}
-    year6 = {s.criterion_id: s for s in scoring.suggest(text, band_for_year(rubric, 6), rubric)}
+    year1 = {s.criterion_id: s for s in suggestions.suggest(text, band_for_year(rubric, 1), rubric)}
+    year6 = {s.criterion_id: s for s in suggestions.suggest(text, band_for_year(rubric, 6), rubric)}
     for cid in ("vocabulary", "punctuation", "spelling", "sentence_structure"):
         assert year1[cid].level >= year6[cid].level, cid
     assert year1["sentence_structure"].level - year6["sentence_structure"].level >= 2
@@ -340,17 +346,17 @@ def test_band_shift_anchors_match_the_rubric(rubric):
     assert text("year1", "audience_ideas", 3) == text("year6plus", "audience_ideas", 2)
     assert text("year4", "cohesion", 3) == text("year6plus", "cohesion", 2)
     assert text("year3", "text_structure", 5) == text("year6plus", "text_structure", 3)
-    assert scoring.BAND_SHIFT["kindergarten"]["sentence_structure"] == 4
-    assert scoring.BAND_SHIFT["year1"]["sentence_structure"] == 3
-    assert scoring.BAND_SHIFT["year4"]["cohesion"] == 1
-    assert set(scoring.BAND_SHIFT) == {b.id for b in rubric.bands}
+    assert suggestions.BAND_SHIFT["kindergarten"]["sentence_structure"] == 4
+    assert suggestions.BAND_SHIFT["year1"]["sentence_structure"] == 3
+    assert suggestions.BAND_SHIFT["year4"]["cohesion"] == 1
+    assert set(suggestions.BAND_SHIFT) == {b.id for b in rubric.bands}
 
 
 @needs_dictionary
 def test_error_free_spelling_is_at_least_level_3(rubric):
     band = band_for_year(rubric, 6)
     text = "We walked to the shops and bought some bread and milk for our tea. " * 3
-    s = next(s for s in scoring.suggest(text, band, rubric) if s.criterion_id == "spelling")
+    s = next(s for s in suggestions.suggest(text, band, rubric) if s.criterion_id == "spelling")
     assert s.level >= 3
 
 
@@ -361,12 +367,12 @@ def test_error_free_spelling_is_at_least_level_3(rubric):
 def test_confirm_keeps_history_and_provenance(archive):
     piece = make_piece(archive, "A100000000001", [STORY_Y3.split("\n")[:3],
                                                   STORY_Y3.split("\n")[4:]])
-    result = scoring.suggest_for_piece(archive, piece)
+    result = scores_mod.suggest_for_piece(archive, piece)
     assert (result.year_group, result.band_id, result.transcription_version) == (3, "year3", 1)
     suggested = result.get("punctuation").level
-    first = scoring.confirm_level(archive, piece, "punctuation", 3, scorer="mrs.k")
+    first = scores_mod.confirm_level(archive, piece, "punctuation", 3, scorer="mrs.k")
     assert (first.level, first.scorer, first.suggested_level) == (3, "mrs.k", suggested)
-    assert first.suggestion_confidence == scoring.SUGGESTED
+    assert first.suggestion_confidence == suggestions.SUGGESTED
     assert first.suggestion["evidence"] and first.suggestion["level"] == suggested
     assert (first.rubric_id, first.rubric_version, first.band_id) == ("narrative", "1", "year3")
     assert first.rubric_hash == result.rubric_hash and len(first.rubric_hash) == 64
@@ -376,11 +382,11 @@ def test_confirm_keeps_history_and_provenance(archive):
     # A new transcription version, then a changed mind: a new row, the old one kept.
     version = get_version(archive, piece)
     save_version(archive, piece, version.lines, based_on=1, author="mrs.k", note="typo")
-    second = scoring.confirm_level(archive, piece, "punctuation", 4, scorer="mr.b",
+    second = scores_mod.confirm_level(archive, piece, "punctuation", 4, scorer="mr.b",
                                    note="second marker")
     assert (second.supersedes, second.transcription_version, second.note) == (
         first.id, 2, "second marker")
-    scores = scoring.piece_scores(archive, piece)
+    scores = scores_mod.piece_scores(archive, piece)
     assert scores.current["punctuation"].id == second.id
     assert [(s.level, s.scorer) for s in scores.history] == [(3, "mrs.k"), (4, "mr.b")]
     event = archive.db.execute("SELECT actor, action, detail FROM events WHERE action = "
@@ -393,17 +399,17 @@ def test_confirm_keeps_history_and_provenance(archive):
 def test_refuses_missing_criterion_bad_level_and_unknown_criterion(archive):
     piece = make_piece(archive, "A100000000001", [["We went to the zoo. It was fun."]])
     with pytest.raises(UsageError) as err:
-        scoring.confirm_level(archive, piece, "sentence_structure", 3, scorer="mrs.k")
+        scores_mod.confirm_level(archive, piece, "sentence_structure", 3, scorer="mrs.k")
     assert str(err.value) == (
         "Sentence Structure cannot be scored for Year 3: the rubric has no descriptors for "
         "it (marked missing). Add the school's wording to the rubric file (see "
         "rubrics/README.md) and bump its version, then score again.")
     with pytest.raises(UsageError, match="Punctuation: the level must be a whole number "
                                          "from 1 to 5, not 6."):
-        scoring.confirm_level(archive, piece, "punctuation", 6, scorer="mrs.k")
+        scores_mod.confirm_level(archive, piece, "punctuation", 6, scorer="mrs.k")
     with pytest.raises(UsageError, match="'grammar' is not a criterion of this rubric."):
-        scoring.confirm_level(archive, piece, "grammar", 2, scorer="mrs.k")
-    assert scoring.piece_scores(archive, piece).history == []
+        scores_mod.confirm_level(archive, piece, "grammar", 2, scorer="mrs.k")
+    assert scores_mod.piece_scores(archive, piece).history == []
 
 
 @needs_dictionary
@@ -412,7 +418,7 @@ def test_editing_the_rubric_later_changes_no_past_score(archive, tmp_path):
     shutil.copytree(ROOT / "rubrics", rubrics)
     piece = make_piece(archive, "A100000000003", [["We went to the zoo. It was fun and "
                                                    "we saw a lion."]])
-    before = scoring.confirm_level(archive, piece, "spelling", 2, scorer="mrs.k",
+    before = scores_mod.confirm_level(archive, piece, "spelling", 2, scorer="mrs.k",
                                    rubric_dir=rubrics)
     path = rubrics / "narrative.yaml"
     text = path.read_text(encoding="utf-8")
@@ -420,14 +426,14 @@ def test_editing_the_rubric_later_changes_no_past_score(archive, tmp_path):
     assert old in text
     path.write_text(text.replace(old, "Tries most common words with invented", 1)
                     .replace("version: 1", "version: 2", 1), encoding="utf-8")
-    report = scoring.score_piece(archive, piece, rubric_dir=rubrics)
+    report = scores_mod.score_piece(archive, piece, rubric_dir=rubrics)
     stored = report.scores.current["spelling"]
     assert stored.level_descriptor == before.level_descriptor
     assert (stored.rubric_version, stored.rubric_hash) == ("1", before.rubric_hash)
     assert report.suggestions.rubric_version == "2"
     assert report.suggestions.rubric_hash != before.rubric_hash
     assert "given against rubric version 1, whose wording has changed since" in \
-        scoring.format_score_report(report)
+        scores_mod.format_score_report(report)
 
 
 @needs_dictionary
@@ -435,7 +441,7 @@ def test_accept_suggestions_never_takes_teacher_judgement(archive):
     piece = make_piece(archive, "A100000000003", [[
         "Last summer we went to the beach. The wind was cold, so we built a sandcastle. "
         "When the tide came in, it washed away. We laughed and went home for tea."]])
-    report = scoring.score_piece(archive, piece, accept=True, scorer="mrs.k")
+    report = scores_mod.score_piece(archive, piece, accept=True, scorer="mrs.k")
     recorded = {s.criterion_id for s in report.recorded}
     assert recorded == {"vocabulary", "punctuation", "spelling", "text_structure", "cohesion"}
     assert all(s.note == "accepted suggestion" for s in report.recorded)
@@ -449,8 +455,8 @@ def test_year_group_follows_the_piece_academic_year(archive):
     old_term = f"{start - 2}-{(start - 1) % 100:02d}-autumn-1"
     piece = make_piece(archive, "A100000000001", [["I like cats. They are soft."]],
                        half_term=old_term)
-    assert scoring.year_group_for_piece(archive, piece) == ("A100000000001", 1)
-    assert scoring.suggest_for_piece(archive, piece).band_id == "year1"
+    assert scores_mod.year_group_for_piece(archive, piece) == ("A100000000001", 1)
+    assert scores_mod.suggest_for_piece(archive, piece).band_id == "year1"
 
 
 # -- CLI -----------------------------------------------------------------------------------

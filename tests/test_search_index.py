@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
 from archive_helpers import ZEPH, add_piece, make_school
-from scanflow import transcription as T
+
+from scanflow.archive import transcription as T
+from scanflow.archive.pieces import assign_pages, discard_pages
+from scanflow.archive.search import fts_query, index_problems, rebuild, search
 from scanflow.errors import UsageError
-from scanflow.pieces import assign_pages, discard_pages
-from scanflow.search import fts_query, index_problems, rebuild, search
 
 
 @pytest.fixture

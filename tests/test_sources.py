@@ -2,11 +2,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import page_image, write_pdf
 from PIL import Image
 
-from conftest import page_image, write_pdf
-from scanflow import sources
 from scanflow.errors import InputFileError
+from scanflow.intake import sources
 
 
 def test_discover_expands_folders_and_skips_non_scans(scans):

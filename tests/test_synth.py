@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scanflow import synth
 from scanflow.errors import ExitCode, MissingDependency, UsageError
-from scanflow.synth import MISSPELLINGS, STORIES, render_page, write_sample
+from scanflow.evaluation import synth
+from scanflow.evaluation.synth import MISSPELLINGS, STORIES, render_page, write_sample
 
 DPI = 100
 

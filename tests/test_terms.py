@@ -1,7 +1,7 @@
 import pytest
 
+from scanflow.archive.terms import HalfTerm
 from scanflow.errors import UsageError
-from scanflow.terms import HalfTerm
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -1,9 +1,9 @@
 import pytest
-
 from conftest import write_pdf
-from scanflow.ingest import IngestOptions, ingest
-from scanflow.pieces import list_pieces
-from scanflow import transcription as T
+
+from scanflow.archive import transcription as T
+from scanflow.archive.pieces import list_pieces
+from scanflow.intake.ingest import IngestOptions, ingest
 
 
 @pytest.fixture

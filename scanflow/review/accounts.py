@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from scanflow.archive import Archive, now
+from scanflow.archive.store import Archive, now
 from scanflow.errors import ScanflowError, UsageError
 
 ROLES = ("office", "teacher", "lead")

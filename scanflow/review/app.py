@@ -3,7 +3,7 @@
 Pages are rendered on the server; one small script of our own (``static/review.js``)
 adds the keyboard flow. Every view is a thin layer over :mod:`scanflow.review.editing`,
 :mod:`~scanflow.review.queue`, :mod:`~scanflow.review.pageimages`,
-:mod:`scanflow.transcription` and :mod:`scanflow.pieces`.
+:mod:`scanflow.archive.transcription` and :mod:`scanflow.archive.pieces`.
 
 Security, in one place (see :func:`create_app`):
 
@@ -27,36 +27,47 @@ Security, in one place (see :func:`create_app`):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import logging
 import secrets
 import threading
-from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from flask import (Flask, abort, flash, g, jsonify, redirect, render_template, request,
-                   send_file, session, url_for)
+from flask import (
+    Flask,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 
-from scanflow import transcription as T
-from scanflow.archive import Archive, current_user, open_archive
+from scanflow.archive import transcription as T
+from scanflow.archive.store import Archive, current_user, open_archive
 from scanflow.errors import ScanflowError, UsageError
 from scanflow.review import accounts, editing, pageimages, queue
-from scanflow.review.accounts import User
+from scanflow.review.context import (
+    Forbidden,
+    NotFound,
+    conf,
+    csrf_token,
+    get_archive,
+    require,
+    reviewable_piece,
+    user,
+)
+from scanflow.review.piece_screen import lines_json, render_piece, scoring_details
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SECRET_SETTING = "review.secret_key"
-
-
-class Forbidden(ScanflowError):
-    """The signed-in person's role or classes do not cover what they asked for."""
-
-
-class NotFound(UsageError):
-    pass
 
 
 # --- the app --------------------------------------------------------------------------
@@ -102,7 +113,7 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
         "connections": threading.local(),
         "rubrics": {},
     }
-    app.jinja_env.globals.update(csrf_token=_csrf_token, reminder=REMINDER)
+    app.jinja_env.globals.update(csrf_token=csrf_token, reminder=REMINDER)
     app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0f}%"
 
     app.before_request(_before)
@@ -124,23 +135,6 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
 REMINDER = "Type exactly what the child wrote — keep their spelling and punctuation."
 
 
-def _conf():
-    from flask import current_app
-
-    return current_app.extensions["scanflow"]
-
-
-def get_archive() -> Archive:
-    """This thread's connection to the archive (SQLite WAL: ingest can run meanwhile)."""
-    if "archive" not in g:
-        local = _conf()["connections"]
-        archive = getattr(local, "archive", None)
-        if archive is None:
-            archive = local.archive = open_archive(_conf()["archive_path"])
-        g.archive = archive
-    return g.archive
-
-
 def _teardown(exc) -> None:
     archive = g.pop("archive", None)
     if archive is not None and archive.db.conn.in_transaction:
@@ -153,8 +147,8 @@ _OPEN_ENDPOINTS = {"static", "login"}
 
 
 def _before():
-    conf = _conf()
-    if not conf["require_login"]:
+    settings = conf()
+    if not settings["require_login"]:
         host = (request.host or "").rsplit(":", 1)[0] if not request.host.startswith("[") \
             else request.host.split("]")[0] + "]"
         if host not in LOOPBACK_HOSTS:
@@ -168,7 +162,7 @@ def _before():
             if _wants_json():
                 return jsonify(error=problem), 400
             return _error_page(problem, "Reload the page and try again.", 400)
-    if conf["require_login"]:
+    if settings["require_login"]:
         g.user = accounts.session_user(get_archive(), session.get("sid"))
         if g.user is None and request.endpoint not in _OPEN_ENDPOINTS:
             if _wants_json():
@@ -177,18 +171,13 @@ def _before():
                                      "is still on this page."), 401
             return redirect(url_for("login", next=request.full_path.rstrip("?")))
     else:
-        g.user = accounts.local_user(conf["local_name"])
+        g.user = accounts.local_user(settings["local_name"])
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _csrf_token() -> str:
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
 
 
 def _csrf_problem() -> str | None:
@@ -247,47 +236,6 @@ def _error_page(message: str, hint: str = "", status: int = 400):
                            user=g.get("user")), status
 
 
-def user() -> User:
-    return g.user
-
-
-def require(check: str):
-    """Route decorator: the signed-in person needs a capability (review or assign)."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            u = user()
-            if check == "review" and not u.can_review:
-                raise Forbidden(f"Your account ({u.username}, {u.role}) can assign pages but "
-                                "not review pieces.", hint="Ask a teacher or your scanflow lead.")
-            if check == "assign" and not u.can_assign:
-                raise Forbidden(f"Your account ({u.username}, {u.role}) reviews pieces but "
-                                "does not assign pages.",
-                                hint="The office or your scanflow lead assigns pages.")
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    return deco
-
-
-def _piece(piece_id: int):
-    """The piece, if this person may review it (else a clear refusal)."""
-    from scanflow.pieces import get_piece
-
-    archive = get_archive()
-    try:
-        piece = get_piece(archive, piece_id)
-    except UsageError:
-        raise NotFound(f"There is no piece {piece_id}.",
-                       hint="Go back to the queue and pick one from the list.") from None
-    u = user()
-    if not u.can_review_class(piece.class_name):
-        raise Forbidden(f"Piece {piece_id} is by a pupil in class {piece.class_name or '-'}, "
-                        f"which is not one of your classes ({', '.join(u.classes) or 'none'}).",
-                        hint="Ask your scanflow lead to add the class to your account.")
-    return piece
 
 
 def _queue_filter(args) -> queue.QueueFilter:
@@ -335,7 +283,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
 
     @app.route("/login", methods=["GET", "POST"])
     def login():
-        if not _conf()["require_login"]:
+        if not conf()["require_login"]:
             return redirect(url_for("home"))
         error = None
         username = ""
@@ -360,7 +308,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     def logout():
         accounts.end_session(get_archive(), session.get("sid"))
         session.clear()
-        if _conf()["require_login"]:
+        if conf()["require_login"]:
             return redirect(url_for("login"))
         return redirect(url_for("home"))
 
@@ -382,13 +330,13 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.get("/piece/<int:piece_id>")
     @require("review")
     def piece_view(piece_id: int):
-        return _render_piece(piece_id)
+        return render_piece(piece_id)
 
     @app.post("/piece/<int:piece_id>/save")
     @require("review")
     def piece_save(piece_id: int):
         """The form save (works without JavaScript): every line box at once."""
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         archive, author = get_archive(), user().username
         texts = request.form.getlist("line")
         based_on = _int(request.form, "based_on")
@@ -399,7 +347,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
                                texts=texts)
             result = editing.commit_draft(archive, piece_id, author, keep_mine=keep_mine)
         except (T.EditConflict, editing.DraftChanged) as exc:
-            return _render_piece(piece_id, error=str(exc), texts=texts, status=409)
+            return render_piece(piece_id, error=str(exc), texts=texts, status=409)
         flash(f"Saved as version {result.number}: {result.note}." if result.number
               else "Nothing to save: the text is as it was.")
         if request.form.get("then") == "review":
@@ -409,17 +357,17 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/piece/<int:piece_id>/review")
     @require("review")
     def piece_review(piece_id: int):
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         try:
             editing.commit_draft(get_archive(), piece_id, user().username)
         except T.EditConflict as exc:
-            return _render_piece(piece_id, error=str(exc), status=409)
+            return render_piece(piece_id, error=str(exc), status=409)
         return _mark_reviewed_and_next(piece_id)
 
     @app.post("/piece/<int:piece_id>/reopen")
     @require("review")
     def piece_reopen(piece_id: int):
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         T.reopen(get_archive(), piece_id, actor=user().username)
         flash("Reopened: the piece is back in the review queue.")
         return redirect(url_for("piece_view", piece_id=piece_id))
@@ -427,7 +375,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/piece/<int:piece_id>/discard-draft")
     @require("review")
     def piece_discard_draft(piece_id: int):
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         editing.discard_draft(get_archive(), piece_id, user().username)
         flash("Your unsaved changes were discarded; this is the latest saved version.")
         return redirect(url_for("piece_view", piece_id=piece_id))
@@ -435,7 +383,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.get("/piece/<int:piece_id>/history")
     @require("review")
     def piece_history(piece_id: int):
-        piece = _piece(piece_id)
+        piece = reviewable_piece(piece_id)
         archive = get_archive()
         versions = T.history(archive, piece_id)
         latest = versions[-1].number
@@ -450,28 +398,28 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/piece/<int:piece_id>/restore/<int:number>")
     @require("review")
     def piece_restore(piece_id: int, number: int):
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         new = T.restore(get_archive(), piece_id, number, author=user().username)
         flash(f"Version {number} is current again (saved as version {new}).")
         return redirect(url_for("piece_view", piece_id=piece_id))
 
-    # -- scoring (issue 6: scanflow.scoring) ------------------------------------------------
+    # -- scoring (issue 6: scanflow.scoring.scores) -------------------------------------------------
 
     @app.get("/piece/<int:piece_id>/scoring")
     @require("review")
     def piece_scoring(piece_id: int):
         """Suggestions with evidence and level pickers; a fragment for the piece screen."""
-        piece = _piece(piece_id)
-        panel = _scoring_details(piece_id, user().username)
+        piece = reviewable_piece(piece_id)
+        panel = scoring_details(piece_id, user().username)
         template = "scoring.html" if request.args.get("fragment") else "scoring_page.html"
         return render_template(template, piece=piece, s=panel, user=user())
 
     @app.post("/piece/<int:piece_id>/scoring")
     @require("review")
     def piece_score(piece_id: int):
-        from scanflow import scoring
+        from scanflow.scoring import scores as scoring
 
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         if not get_archive().db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                                         "AND name = 'scores'").fetchone():
             raise UsageError("Levels cannot be recorded yet: this archive has no scores table.",
@@ -489,7 +437,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     # -- the editor's JSON calls -----------------------------------------------------------
 
     def _draft_call(piece_id: int, op):
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         data = _json_body()
         archive, author = get_archive(), user().username
         based_on, rev = _int(data, "based_on"), _int(data, "rev", 0)
@@ -497,7 +445,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         body = {"rev": draft.rev, "saved_at": draft.updated_at,
                 "conflict": editing.conflict_message(archive, piece_id, draft.based_on)}
         if data.get("want_lines"):
-            body["lines"] = _lines_json(archive, piece_id, draft.lines)
+            body["lines"] = lines_json(archive, piece_id, draft.lines)
         return jsonify(body)
 
     @app.post("/api/piece/<int:piece_id>/line")
@@ -543,7 +491,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/api/piece/<int:piece_id>/save")
     @require("review")
     def api_save(piece_id: int):
-        _piece(piece_id)
+        reviewable_piece(piece_id)
         data = request.get_json(silent=True) or {}
         result = editing.commit_draft(get_archive(), piece_id, user().username,
                                       keep_mine=bool(data.get("keep_mine")))
@@ -598,8 +546,8 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.get("/unassigned")
     @require("assign")
     def unassigned_view():
-        from scanflow.pieces import list_unassigned
-        from scanflow.roster import list_pupils
+        from scanflow.archive.pieces import list_unassigned
+        from scanflow.archive.roster import list_pupils
 
         archive = get_archive()
         pages = list_unassigned(archive)
@@ -620,7 +568,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/unassigned/<int:page_id>/assign")
     @require("assign")
     def unassigned_assign(page_id: int):
-        from scanflow.pieces import assign_pages
+        from scanflow.archive.pieces import assign_pages
 
         archive = get_archive()
         pupil_id = _resolve_pupil(archive, request.form.get("pupil", ""))
@@ -634,7 +582,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/unassigned/<int:page_id>/discard")
     @require("assign")
     def unassigned_discard(page_id: int):
-        from scanflow.pieces import discard_pages
+        from scanflow.archive.pieces import discard_pages
 
         discard_pages(get_archive(), [page_id], actor=user().username)
         flash(f"Page {page_id} was taken off the list (it stays in the archive, discarded).")
@@ -659,7 +607,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
 
 def _resolve_pupil(archive: Archive, text: str) -> str:
     """A pupil id from what was typed or picked: an id, or a name that is unique."""
-    from scanflow.roster import get_pupil
+    from scanflow.archive.roster import get_pupil
 
     text = text.strip()
     if not text:
@@ -701,138 +649,3 @@ def _mark_reviewed_and_next(piece_id: int):
         return redirect(url_for("queue_view", **filt.as_query()))
     flash(f"Piece {piece_id} marked reviewed. This is the next one.")
     return redirect(url_for("piece_view", piece_id=nxt))
-
-
-# --- the piece screen -----------------------------------------------------------------
-
-
-def _lines_json(archive: Archive, piece_id: int, lines: list[T.TLine],
-                flags: dict | None = None) -> list[dict]:
-    if flags is None:
-        flags = editing.low_confidence_words(archive, piece_id)
-    out = []
-    for line in lines:
-        d = asdict(line)
-        # Marks stay until a person has read the line against the page.
-        d["flags"] = flags.get(line.ocr_line_id, []) if line.confidence is not None else []
-        out.append(d)
-    return out
-
-
-def _render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | None = None,
-                  status: int = 200):
-    piece = _piece(piece_id)
-    archive = get_archive()
-    author = user().username
-    draft = editing.get_draft(archive, piece_id, author)
-    latest = T.latest_number(archive, piece_id)
-    if draft is not None:
-        lines, based_on, rev = draft.lines, draft.based_on, draft.rev
-    else:
-        lines, based_on, rev = T.get_version(archive, piece_id, latest).lines, latest, 0
-    conflict = error or editing.conflict_message(archive, piece_id, based_on)
-    line_data = _lines_json(archive, piece_id, lines)
-    if texts is not None and len(texts) == len(line_data):
-        for d, text in zip(line_data, texts):  # what they typed, never lost to an error
-            d["text"] = text
-    pages = []
-    for pid, position, rel, w, h, skew in archive.db.execute(
-            "SELECT id, position, image_path, width, height, skew FROM pages WHERE piece_id = ? "
-            "AND status != 'discarded' ORDER BY position", [piece_id]):
-        v = pageimages.image_key(archive, rel) if rel else ""
-        pages.append({"id": pid, "position": position, "width": w, "height": h,
-                      "skew": skew or 0.0,
-                      "display": url_for("page_picture", page_id=pid, kind="display", v=v),
-                      "full": url_for("page_full", page_id=pid, v=v),
-                      "display_width": min(w or 0, pageimages.SIZES["display"])})
-    year = archive.db.execute("SELECT year_group FROM pupils WHERE pupil_id = ?",
-                              [piece.pupil_id]).fetchone()[0]
-    versions = archive.db.execute(
-        "SELECT number, author, created_at, note FROM transcription_versions WHERE piece_id = ? "
-        "ORDER BY number DESC LIMIT 1", [piece_id]).fetchone()
-    reviewed = archive.db.execute("SELECT reviewed_by, reviewed_at FROM pieces WHERE id = ?",
-                                  [piece_id]).fetchone()
-    data = {
-        "piece": piece_id, "based_on": based_on, "rev": rev, "has_draft": draft is not None,
-        "pages": pages, "lines": line_data, "csrf": _csrf_token(),
-        "urls": {op: url_for(f"api_{op}", piece_id=piece_id)
-                 for op in ("line", "split", "merge", "insert", "delete", "save")},
-        "conflict": conflict,
-    }
-    return render_template(
-        "piece.html", piece=piece, data=data, lines=line_data, pages=pages, draft=draft,
-        based_on=based_on, rev=rev, latest=latest, last_version=versions, reviewed=reviewed,
-        conflict=conflict, scoring=_scoring_panel(piece, year), year=year, user=user(),
-        queue_query=session.get("queue") or {},
-    ), status
-
-
-def _scoring_details(piece_id: int, author: str) -> dict:
-    """What the scoring panel shows: suggestions, evidence, confirmed levels, pickers."""
-    try:
-        from scanflow import scoring
-    except ImportError:
-        return {"error": "Scoring is not available in this version of scanflow."}
-    archive = get_archive()
-    try:
-        result = scoring.suggest_for_piece(archive, piece_id)
-    except ScanflowError as exc:
-        return {"error": str(exc)}
-    has_table = archive.db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scores'").fetchone()
-    current = scoring.piece_scores(archive, piece_id).current if has_table else {}
-    from scanflow.rubric import band_for_year
-
-    rubric, error = _rubric_for(piece_genre(archive, piece_id))
-    if error:
-        return {"error": error}
-    band = band_for_year(rubric, result.year_group)
-    return {"result": result, "current": current, "can_record": bool(has_table),
-            "band": band, "rubric": rubric,
-            "has_draft": editing.get_draft(archive, piece_id, author) is not None}
-
-
-def piece_genre(archive: Archive, piece_id: int) -> str:
-    return archive.db.execute("SELECT genre FROM pieces WHERE id = ?", [piece_id]).fetchone()[0]
-
-
-def _rubric_for(genre: str):
-    """``(rubric, None)`` or ``(None, why not)`` for a genre, cached per app.
-
-    Parsing the YAML files takes far longer than the rest of a page: each genre's rubric
-    (or the reason there is none) is kept until a file in the rubric folder changes.
-    """
-    from scanflow.rubric import default_rubric_dir, load_rubric_for_genre
-
-    cache = _conf()["rubrics"]
-    directory = default_rubric_dir()
-    key = (str(directory), genre)
-    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns)
-                         for p in Path(directory).glob("*.y*ml"))) if directory.is_dir() else ()
-    if key not in cache or cache[key][0] != stamp:
-        try:
-            cache[key] = (stamp, load_rubric_for_genre(directory, genre), None)
-        except ScanflowError as exc:
-            cache[key] = (stamp, None, str(exc))
-    return cache[key][1], cache[key][2]
-
-
-def _scoring_panel(piece, year_group: int | None) -> dict:
-    """The rubric criteria for the pupil's year, read-only.
-
-    SCORING PANEL — issue 6 (scanflow/scoring.py) adds level pickers and suggestions here;
-    until a scoring API exists the panel shows the criteria and level descriptors only.
-    """
-    from scanflow.rubric import band_for_year
-
-    if year_group is None:
-        return {"error": "This pupil has no year group in the roster, so no rubric band "
-                         "can be chosen. Import the class list with year groups."}
-    rubric, error = _rubric_for(piece.genre)
-    if error:
-        return {"error": error}
-    try:
-        band = band_for_year(rubric, year_group)
-    except ScanflowError as exc:
-        return {"error": str(exc)}
-    return {"rubric": rubric, "band": band}

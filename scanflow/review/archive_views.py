@@ -1,9 +1,9 @@
 """The archive in the review app: pupil pages, class and year grids, search, downloads.
 
 A Flask blueprint registered by :func:`scanflow.review.app.create_app`; every view is a
-thin layer over :mod:`scanflow.portfolio`, :mod:`scanflow.classview`,
-:mod:`scanflow.search`, :mod:`scanflow.export`, :mod:`scanflow.alto` and
-:mod:`scanflow.pdfexport`, under the app's rules (see its docstring):
+thin layer over :mod:`scanflow.exports.portfolio`, :mod:`scanflow.exports.classview`,
+:mod:`scanflow.archive.search`, :mod:`scanflow.exports.levels_csv`, :mod:`scanflow.exports.alto` and
+:mod:`scanflow.exports.pdf`, under the app's rules (see its docstring):
 
 * teachers see pupils now in their classes (with every earlier year of their writing),
   and the class grids of their classes; leads see everything, the year-group view and
@@ -26,21 +26,17 @@ from pathlib import Path
 from flask import Blueprint, render_template, request, send_file
 
 from scanflow.errors import UsageError
+from scanflow.review import context
 
 blueprint = Blueprint("archive", __name__)
 
 
-def _app():
-    # Imported here: the app module registers this blueprint while it is being set up.
-    from scanflow.review import app
-
-    return app
 
 
 def _require_review():
-    u = _app().user()
+    u = context.user()
     if not u.can_review:
-        raise _app().Forbidden(
+        raise context.Forbidden(
             f"Your account ({u.username}, {u.role}) does not show pupils' writing.",
             hint="Ask a teacher or your scanflow lead.")
     return u
@@ -49,21 +45,21 @@ def _require_review():
 def _require_lead(what: str):
     u = _require_review()
     if u.role != "lead":
-        raise _app().Forbidden(f"Only a lead account can see {what}.",
+        raise context.Forbidden(f"Only a lead account can see {what}.",
                                hint="Ask your scanflow lead.")
     return u
 
 
 def _pupil_allowed(pupil_id: str):
-    from scanflow.roster import get_pupil
+    from scanflow.archive.roster import get_pupil
 
     u = _require_review()
-    pupil = get_pupil(_app().get_archive(), pupil_id, required=False)
+    pupil = get_pupil(context.get_archive(), pupil_id, required=False)
     if pupil is None:
-        raise _app().NotFound(f"There is no pupil '{pupil_id}'.",
+        raise context.NotFound(f"There is no pupil '{pupil_id}'.",
                               hint="Find pupils from a class grid or the search page.")
     if not u.can_review_class(pupil.class_name):
-        raise _app().Forbidden(
+        raise context.Forbidden(
             f"{pupil.display_name} is in class {pupil.class_name or '-'}, which is not one of "
             f"your classes ({', '.join(u.classes) or 'none'}).",
             hint="Ask your scanflow lead to add the class to your account.")
@@ -71,17 +67,17 @@ def _pupil_allowed(pupil_id: str):
 
 
 def _piece_pupil(piece_id: int) -> str:
-    row = _app().get_archive().db.execute("SELECT pupil_id FROM pieces WHERE id = ?",
+    row = context.get_archive().db.execute("SELECT pupil_id FROM pieces WHERE id = ?",
                                           [piece_id]).fetchone()
     if row is None:
-        raise _app().NotFound(f"There is no piece {piece_id}.",
+        raise context.NotFound(f"There is no piece {piece_id}.",
                               hint="Go back to the pupil's page and pick one from the list.")
     _pupil_allowed(row[0])
     return row[0]
 
 
 def _half_terms(archive) -> list[str]:
-    from scanflow.terms import HalfTerm
+    from scanflow.archive.terms import HalfTerm
 
     terms = [r[0] for r in archive.db.execute("SELECT DISTINCT half_term FROM pieces")]
     return sorted(terms, key=lambda t: HalfTerm.parse(t).index, reverse=True)
@@ -100,49 +96,49 @@ def _download(path: Path, name: str, mimetype: str):
 
 @blueprint.get("/pupil/<pupil_id>")
 def pupil(pupil_id: str):
-    from scanflow.charts import chart_svg, growth_chart
-    from scanflow.levels import short_name
-    from scanflow.portfolio import pupil_portfolio
+    from scanflow.exports.charts import chart_svg, growth_chart
+    from scanflow.exports.portfolio import pupil_portfolio
     from scanflow.review.pageimages import image_key
+    from scanflow.scoring.levels import short_name
 
     _pupil_allowed(pupil_id)
-    archive = _app().get_archive()
+    archive = context.get_archive()
     p = pupil_portfolio(archive, pupil_id)
     keys = {page.id: image_key(archive, page.image_path)
             for piece in p.pieces for page in piece.pages if page.image_path}
     return render_template("archive_pupil.html", p=p, chart=chart_svg(growth_chart(p)),
                            keys=keys, heads={c: short_name(c, n) for c, n in p.criteria.items()},
-                           user=_app().user())
+                           user=context.user())
 
 
 @blueprint.get("/pupil/<pupil_id>/portfolio.pdf")
 def portfolio_download(pupil_id: str):
-    from scanflow.pdfexport import portfolio_pdf
+    from scanflow.exports.pdf import portfolio_pdf
 
     pupil_obj = _pupil_allowed(pupil_id)
     with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
-        path = portfolio_pdf(_app().get_archive(), pupil_id, Path(tmp) / "portfolio.pdf")
+        path = portfolio_pdf(context.get_archive(), pupil_id, Path(tmp) / "portfolio.pdf")
         return _download(path, f"portfolio-{_slug(pupil_obj.display_name)}.pdf",
                          "application/pdf")
 
 
 @blueprint.get("/piece/<int:piece_id>/searchable.pdf")
 def piece_pdf(piece_id: int):
-    from scanflow.pdfexport import searchable_pdf
+    from scanflow.exports.pdf import searchable_pdf
 
     _piece_pupil(piece_id)
     with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
-        path = searchable_pdf(_app().get_archive(), piece_id, Path(tmp) / "piece.pdf")
+        path = searchable_pdf(context.get_archive(), piece_id, Path(tmp) / "piece.pdf")
         return _download(path, f"piece-{piece_id}.pdf", "application/pdf")
 
 
 @blueprint.get("/piece/<int:piece_id>/alto.zip")
 def piece_alto(piece_id: int):
-    from scanflow.alto import write_alto
+    from scanflow.exports.alto import write_alto
 
     _piece_pupil(piece_id)
     with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
-        files = write_alto(_app().get_archive(), piece_id, Path(tmp) / "alto")
+        files = write_alto(context.get_archive(), piece_id, Path(tmp) / "alto")
         zipped = Path(tmp) / "alto.zip"
         with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
             for f in files:
@@ -161,11 +157,11 @@ def _slug(text: str) -> str:
 
 @blueprint.get("/classes")
 def classes():
-    from scanflow.classview import class_view
-    from scanflow.placement import Placements
+    from scanflow.archive.placement import Placements
+    from scanflow.exports.classview import class_view
 
     u = _require_review()
-    archive = _app().get_archive()
+    archive = context.get_archive()
     terms = _half_terms(archive)
     half_term = request.args.get("half_term") or (terms[0] if terms else None)
     choices = []
@@ -175,7 +171,7 @@ def classes():
         choices = [c for c in choices if c in u.classes] or list(u.classes)
     class_name = request.args.get("class") or (choices[0] if choices else None)
     if class_name and half_term and not u.can_review_class(class_name):
-        raise _app().Forbidden(f"Class {class_name} is not one of your classes "
+        raise context.Forbidden(f"Class {class_name} is not one of your classes "
                                f"({', '.join(u.classes) or 'none'}).",
                                hint="Ask your scanflow lead to add it to your account.")
     make = (lambda: class_view(archive, class_name, half_term)) \
@@ -186,10 +182,10 @@ def classes():
 
 @blueprint.get("/year")
 def year():
-    from scanflow.classview import year_view
+    from scanflow.exports.classview import year_view
 
     u = _require_lead("whole year groups")
-    archive = _app().get_archive()
+    archive = context.get_archive()
     terms = _half_terms(archive)
     half_term = request.args.get("half_term") or (terms[0] if terms else None)
     try:
@@ -205,7 +201,7 @@ def year():
 def _grid_page(make_view, **context):
     """The class or year grid page: ``make_view()`` builds the grid (None: nothing chosen
     yet); a grid that cannot be built shows its message in the page."""
-    from scanflow.levels import short_name
+    from scanflow.scoring.levels import short_name
 
     view = error = None
     if make_view is not None:
@@ -225,10 +221,11 @@ def _grid_page(make_view, **context):
 def search():
     from markupsafe import Markup, escape
 
-    from scanflow.search import MARK_END, MARK_START, search as run_search
+    from scanflow.archive.search import MARK_END, MARK_START
+    from scanflow.archive.search import search as run_search
 
     u = _require_review()
-    archive = _app().get_archive()
+    archive = context.get_archive()
     args = {k: (request.args.get(k) or "").strip() for k in
             ("q", "pupil", "class", "genre", "half_term")}
     hits, error = [], None
@@ -255,14 +252,14 @@ def search():
 
 @blueprint.get("/export/levels.csv")
 def levels_csv():
-    from scanflow.export import export_levels_csv
+    from scanflow.exports.levels_csv import export_levels_csv
 
     _require_lead("the levels export")
     half_term = request.args.get("half_term") or None
     class_name = request.args.get("class") or None
     with tempfile.TemporaryDirectory(prefix="scanflow-web-") as tmp:
         path = Path(tmp) / "levels.csv"
-        export_levels_csv(_app().get_archive(), path, half_term=half_term,
+        export_levels_csv(context.get_archive(), path, half_term=half_term,
                           class_name=class_name)
         name = "levels" + (f"-{half_term}" if half_term else "") + \
             (f"-{_slug(class_name)}" if class_name else "") + ".csv"

@@ -3,13 +3,13 @@
 A teacher works through a piece one line at a time. Each line they leave is saved at once
 into their *draft* of the piece (``review_drafts``: one per piece and person), so a closed
 tab, a crash or a power cut loses nothing. Saving the piece turns the draft into one
-transcription version (:func:`scanflow.transcription.save_version`), so the history reads
+transcription version (:func:`scanflow.archive.transcription.save_version`), so the history reads
 "Mrs K corrected 4 lines" rather than forty one-line versions.
 
 Every change to a draft names the draft revision it was made on (``rev``); a change made on
 an older revision (the piece open in two tabs) is refused with :class:`DraftChanged` and
 the text stays in the browser. Saving names the version the draft started from; if
-someone else saved the piece since, :class:`~scanflow.transcription.EditConflict` is
+someone else saved the piece since, :class:`~scanflow.archive.transcription.EditConflict` is
 raised and the draft is kept, never overwritten.
 
 >>> d = save_line(archive, 7, "mrs.k", based_on=0, rev=0, index=2,
@@ -26,10 +26,15 @@ import difflib
 import json
 from dataclasses import asdict, dataclass
 
-from scanflow.archive import Archive, now
+from scanflow.archive.store import Archive, now
+from scanflow.archive.transcription import (
+    EditConflict,
+    TLine,
+    get_version,
+    latest_number,
+    save_version,
+)
 from scanflow.errors import ScanflowError, UsageError
-from scanflow.transcription import (EditConflict, TLine, get_version, latest_number,
-                                    save_version)
 
 LOW_CONFIDENCE = 60.0  # words the recogniser was less sure of than this are marked
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scanflow.archive import Archive, now
+from scanflow.archive.store import Archive, now
 from scanflow.errors import ArchiveError, UsageError
 
 SIZES = {"display": 1600, "thumb": 360}
@@ -172,7 +172,7 @@ def read_again(archive: Archive, page_id: int, *, engine_name: str | None = None
     Used after turning a page: orientation detection is off (a person has just said which
     way up it is); the other cleaning steps run as at ingest.
     """
-    from scanflow.ingest import DEFAULT_ENGINE, write_png_atomic
+    from scanflow.intake.ingest import DEFAULT_ENGINE, write_png_atomic
     from scanflow.ocr.engine import get_engine
     from scanflow.ocr.preprocess import PreprocessSettings
     from scanflow.ocr.reader import read_page

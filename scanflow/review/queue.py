@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanflow.archive import Archive
+from scanflow.archive.store import Archive
 
 PER_PAGE = 50
 STATUSES = ("awaiting_review", "reviewed", "all")

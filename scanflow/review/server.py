@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from scanflow.archive import open_archive
+from scanflow.archive.store import open_archive
 from scanflow.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"

@@ -1,0 +1,229 @@
+"""Full-text search over every piece's final transcription (SQLite FTS5).
+
+The index is the FTS5 table ``piece_texts_fts`` over ``piece_texts`` (one row per piece:
+the teacher's latest version, else the OCR text). Triggers made by migration 6 keep both
+in step with every writer: a saved transcription version, pages ingested, assigned,
+discarded or read again. :func:`rebuild` recomputes them from scratch
+(``scanflow search --rebuild``), for safety after a restore or a hand edit.
+
+A query is words, all of which must appear (``dragon castle``); ``"quoted words"`` for a
+phrase; ``drag*`` for words starting so; ``OR`` between words for either. Words are
+matched as written, without stemming, because spelling matters here: ``becaus`` finds
+the pieces where a child wrote *becaus*, not those that spell it right.
+
+>>> [h.piece_id for h in search(archive, "dragon", class_name="3A")]   # doctest: +SKIP
+[12, 40]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from scanflow.archive.placement import Placements
+from scanflow.archive.store import Archive
+from scanflow.archive.terms import HalfTerm
+from scanflow.errors import UsageError
+
+MARK_START, MARK_END = "\u0002", "\u0003"  # snippet highlight markers, never in text
+
+
+@dataclass
+class Hit:
+    piece_id: int
+    pupil_id: str
+    pupil_name: str
+    class_name: str | None  # when the piece was written
+    half_term: str
+    genre: str
+    snippet: str  # with MARK_START/MARK_END around each match
+    rank: float
+
+    def snippet_text(self, start: str = "[", end: str = "]") -> str:
+        return self.snippet.replace(MARK_START, start).replace(MARK_END, end)
+
+
+_TOKEN = re.compile(r'"[^"]*"|\S+')
+
+
+def fts_query(text: str) -> str:
+    """Turn what a person typed into a safe FTS5 query.
+
+    Every word becomes a quoted term (so ``-``, ``:``, ``(`` or a stray ``AND`` can
+    never be a syntax error); ``"..."`` stays a phrase, a trailing ``*`` a prefix, and
+    ``OR`` between words keeps its meaning.
+
+    >>> fts_query('dragon OR "best frend" castl*')
+    '"dragon" OR "best frend" "castl"*'
+    """
+    parts: list[str] = []
+    for token in _TOKEN.findall(text or ""):
+        if token == "OR" and parts and parts[-1] != "OR":
+            parts.append("OR")
+            continue
+        prefix = token.endswith("*") and not token.startswith('"')
+        word = token.strip('"').rstrip("*") if not token.startswith('"') else token[1:-1]
+        words = re.findall(r"\w+(?:['\u2019]\w+)*", word)
+        if not words:
+            continue
+        term = '"' + " ".join(words).replace('"', "") + '"'
+        parts.append(term + ("*" if prefix else ""))
+    while parts and parts[-1] == "OR":
+        parts.pop()
+    if parts and parts[0] == "OR":
+        parts.pop(0)
+    return " ".join(parts)
+
+
+def search(archive: Archive, query: str, *, pupil_id: str | None = None,
+           class_name: str | None = None, genre: str | None = None,
+           half_term: str | None = None, limit: int = 50,
+           allowed_classes: tuple[str, ...] | None = None) -> list[Hit]:
+    """Pieces whose final text matches ``query``, best match first.
+
+    ``class_name`` is the class the pupil was in when the piece was written.
+    ``allowed_classes`` (a teacher in the review app) keeps to pupils now in those
+    classes, all their years included, as the review queue and pupil pages do.
+    """
+    match = fts_query(query)
+    if not match:
+        raise UsageError(f"'{query}' has no words to search for.",
+                         hint='Type one or more words, e.g. dragon, or "best friend".')
+    where = ["piece_texts_fts MATCH ?"]
+    params: list = [match]
+    if pupil_id:
+        where.append("pieces.pupil_id = ?")
+        params.append(pupil_id)
+    if genre:
+        where.append("pieces.genre = ?")
+        params.append(genre.strip().lower())
+    if half_term:
+        where.append("pieces.half_term = ?")
+        params.append(str(HalfTerm.parse(half_term)))
+    if allowed_classes is not None:
+        where.append("pupils.class_name IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(allowed_classes)))
+    placements = None
+    if class_name:
+        # Who could have been in the class: anyone placed in it at any time.
+        classes = [class_name]
+        candidates = [r[0] for r in archive.db.execute(
+            "SELECT pupil_id FROM pupils WHERE class_name IN (SELECT value FROM json_each(?)) "
+            "UNION SELECT pupil_id FROM pupil_history WHERE class_name IN "
+            "(SELECT value FROM json_each(?))", [json.dumps(classes), json.dumps(classes)])]
+        where.append("pieces.pupil_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(candidates))
+        placements = Placements(archive, candidates)
+    # Ranked ids first, without snippets: a common word can match every piece, and a
+    # snippet costs a read of the whole text. Snippets are made for the hits kept only.
+    sql = (
+        "SELECT pieces.id, pieces.pupil_id, "
+        "COALESCE(pupils.preferred_name, pupils.first_name) || ' ' || pupils.surname, "
+        "pieces.half_term, pieces.genre, piece_texts_fts.rank "
+        "FROM piece_texts_fts JOIN pieces ON pieces.id = piece_texts_fts.rowid "
+        "JOIN pupils ON pupils.pupil_id = pieces.pupil_id "
+        f"WHERE {' AND '.join(where)} AND pieces.status != 'discarded' "
+        "ORDER BY piece_texts_fts.rank")
+    hits: list[Hit] = []
+    everyone = placements or _LazyPlacements(archive)
+    for piece_id, pid, name, ht, gen, rank in archive.db.execute(sql, params):
+        cls = everyone.at(pid, ht).class_name
+        if class_name and cls != class_name:
+            continue
+        hits.append(Hit(piece_id, pid, name, cls, ht, gen, "", rank))
+        if len(hits) >= limit:
+            break
+    if hits:
+        # FTS5's snippet() expands a prefix query again for every row (slow for "a*"), so
+        # the snippet is cut here from the stored text, around the first match.
+        texts = dict(archive.db.execute(
+            "SELECT piece_id, text FROM piece_texts WHERE piece_id IN "
+            "(SELECT value FROM json_each(?))", [json.dumps([h.piece_id for h in hits])]))
+        pattern = _highlight_pattern(match)
+        for h in hits:
+            h.snippet = make_snippet(texts.get(h.piece_id, ""), pattern)
+    return hits
+
+
+def _highlight_pattern(match: str) -> re.Pattern:
+    """A regular expression finding what an :func:`fts_query` query matches."""
+    alternatives = []
+    for phrase, star in re.findall(r'"([^"]*)"(\*?)', match):
+        words = [re.escape(w) for w in phrase.split()]
+        if not words:
+            continue
+        body = r"\W+".join(words) + (r"\w*" if star else "")
+        alternatives.append(rf"(?<!\w){body}(?!\w)")
+    return re.compile("|".join(alternatives) or r"(?!)", re.IGNORECASE)
+
+
+def make_snippet(text: str, pattern: re.Pattern, words: int = 16) -> str:
+    """About ``words`` words of ``text`` around the first match, matches marked.
+
+    >>> snippet = make_snippet("one two three dragon four", _highlight_pattern('"drag"*'), 3)
+    >>> snippet.replace(MARK_START, "[").replace(MARK_END, "]")
+    '… three [dragon] four'
+    """
+    flat = " ".join(text.split())
+    first = pattern.search(flat)
+    if first is None:
+        return " ".join(flat.split(" ")[:words]) + (" …" if len(flat.split(" ")) > words else "")
+    before = flat[:first.start()].split(" ")
+    start_words = max(0, len(before) - 1 - words // 3)
+    start = len(" ".join(before[:start_words])) + (1 if start_words else 0)
+    rest = flat[start:].split(" ")
+    window = " ".join(rest[:words])
+    marked = pattern.sub(lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", window)
+    return ("… " if start else "") + marked + (" …" if len(rest) > words else "")
+
+
+class _LazyPlacements:
+    """Placements loaded for only the pupils actually met in the results."""
+
+    def __init__(self, archive: Archive):
+        self.archive = archive
+        self.loaded: dict[str, Placements] = {}
+
+    def at(self, pupil_id: str, half_term: str):
+        if pupil_id not in self.loaded:
+            self.loaded[pupil_id] = Placements(self.archive, [pupil_id])
+        return self.loaded[pupil_id].at(pupil_id, half_term)
+
+
+def rebuild(archive: Archive) -> int:
+    """Recompute every piece's final text and the whole index. Returns the pieces indexed."""
+    from scanflow.archive.migrations import _piece_text_select
+
+    with archive.transaction() as db:
+        db.execute("DELETE FROM piece_texts")
+        db.execute("INSERT INTO piece_texts (piece_id, text, version, updated_at)"
+                   + _piece_text_select("1"))
+        db.execute("INSERT INTO piece_texts_fts (piece_texts_fts) VALUES ('rebuild')")
+        count = db.execute("SELECT COUNT(*) FROM piece_texts").fetchone()[0]
+        archive.log_event("search.rebuild", "", pieces=count)
+    return count
+
+
+def index_problems(archive: Archive) -> list[str]:
+    """What is out of step between pieces, their final texts and the index (for check)."""
+    problems = []
+    db = archive.db
+    missing = db.execute("SELECT COUNT(*) FROM pieces WHERE id NOT IN "
+                         "(SELECT piece_id FROM piece_texts)").fetchone()[0]
+    if missing:
+        problems.append(f"{missing} piece(s) have no entry in the search index")
+    from scanflow.archive.migrations import _piece_text_select
+
+    stale = db.execute(
+        "SELECT COUNT(*) FROM piece_texts AS t JOIN (" + _piece_text_select("1") + ") AS fresh "
+        "ON fresh.piece_id = t.piece_id WHERE fresh.text IS NOT t.text "
+        "OR fresh.version IS NOT t.version").fetchone()[0]
+    if stale:
+        problems.append(f"{stale} piece(s) have an out-of-date text in the search index")
+    try:
+        db.execute("INSERT INTO piece_texts_fts (piece_texts_fts, rank) "
+                   "VALUES ('integrity-check', 1)")
+    except Exception as exc:  # sqlite3.DatabaseError: the index disagrees with the texts
+        problems.append(f"the search index does not match the texts ({exc})")
+    return problems
