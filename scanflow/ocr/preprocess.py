@@ -217,12 +217,14 @@ def prepare(
         if trace is not None:
             show("dewarp", grey if dewarped else draw_quad(faithful, quad))
 
+    declared, dpi = dpi, plausible_dpi(grey.shape, dpi, settings.work_dpi)
     scale = settings.work_dpi / dpi if dpi else 1.0
     # Resampling only when far from the working resolution avoids blurring good scans.
     if not dewarped and not 0.8 <= scale <= 1.25:
         grey = cv2.resize(grey, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        steps.append(Step("resample", {"from_dpi": round(dpi, 1), "to_dpi": settings.work_dpi},
+        steps.append(Step("resample", {"from_dpi": round(dpi, 1), "to_dpi": settings.work_dpi,
+                                       "declared_dpi": round(declared or 0, 1)},
                           {"scale": round(scale, 4)}))
         matrix = np.diag([scale, scale, 1.0])
         show("resample", grey)
@@ -309,6 +311,28 @@ def prepare(
     return PreparedPage(faithful=faithful, grey=grey, ocr=ocr,
                         geometry=Geometry(matrix=matrix, crop=crop),
                         steps=steps, blank=blank, ink_ratio=ratio, bands=bands)
+
+
+# The longest sheet a school scans (A3, 16.5 in) with room to spare: a resolution that
+# makes the image longer than this describes a screen, not the paper.
+MAX_PAPER_IN = 18.0
+
+
+def plausible_dpi(shape: tuple[int, ...], dpi: float | None, fallback: float = 300) -> float:
+    """``dpi`` if it gives the image a paper-sized extent, else ``fallback``.
+
+    Image files often carry a screen resolution (72 or 96 dpi) that no scanner used: a
+    1950-pixel-wide 300 dpi scan labelled 72 dpi would be 27 inches wide, and resampling
+    it to the working resolution makes it four times larger, slower and no better read.
+
+    >>> plausible_dpi((1569, 1950), 72.0)
+    300
+    >>> plausible_dpi((1169, 827), 100.0)
+    100.0
+    """
+    if not dpi or max(shape[:2]) / dpi > MAX_PAPER_IN:
+        return fallback
+    return dpi
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
