@@ -72,12 +72,16 @@ class LineReading:
     ``chars`` are ``(text, probability, first column, last column)``: the character in its
     English form, the recogniser's probability for it (the highest over the time steps it
     spans), and the time steps it spans. ``width`` is the share of the time steps that
-    cover the line (the rest is padding).
+    cover the line (the rest is padding). ``foreign`` measures how little the line looks
+    like Latin script to the model: the probability it gives to classes English writing
+    cannot hold, averaged over the time steps that are not blank (an upside-down line of
+    English scores several times higher than the same line upright).
     """
 
     chars: list[tuple[str, float, int, int]] = field(default_factory=list)
     steps: int = 1
     width: float = 1.0
+    foreign: float = 0.0  # mean probability given to non-Latin classes where ink was seen
 
     @property
     def text(self) -> str:
@@ -160,7 +164,9 @@ class LineRecogniser:
         meta = self.session.get_modelmeta().custom_metadata_map
         # As RapidOCR builds it: blank first, the model's characters, then the space.
         self.characters = ["blank", *meta["character"].splitlines(), " "]
-        self.mask = latin_mask(self.characters) if latin_only else None
+        self.latin = latin_mask(self.characters)
+        self.mask = self.latin if latin_only else None
+        self.latin_classes = np.flatnonzero(self.latin)
         self.input = self.session.get_inputs()[0].name
 
     def read(self, images: Sequence[np.ndarray]) -> list[LineReading]:
@@ -180,8 +186,17 @@ class LineRecogniser:
             probs = self.session.run(None, {self.input: np.stack(tensors)})[0]
             for j, i in enumerate(batch):
                 results[i] = LineReading(decode(probs[j], self.characters, self.mask),
-                                         steps=probs.shape[1], width=widths[j])
+                                         steps=probs.shape[1], width=widths[j],
+                                         foreign=self._foreign(probs[j], widths[j]))
         return results
+
+    def _foreign(self, probs: np.ndarray, width: float) -> float:
+        seen = probs[: max(1, int(np.ceil(len(probs) * width)))]
+        seen = seen[seen[:, 0] < 0.5]
+        # What the blank and the Latin classes leave of each step's probability (the
+        # model's output is a softmax): 150 columns summed instead of 18,560.
+        foreign = 1.0 - seen[:, self.latin_classes].sum(axis=1)
+        return float(np.clip(foreign, 0.0, 1.0).mean()) if len(seen) else 0.0
 
 
 def _normalise(img: np.ndarray, padded: int) -> tuple[np.ndarray, int]:

@@ -173,8 +173,9 @@ def prepare(
 ) -> PreparedPage:
     """Run the cleaning steps on one page.
 
-    ``osd`` is an optional callable ``grey -> (degrees_clockwise, confidence)`` used to turn
-    the page upright (Tesseract's orientation detection); without it pages stay as scanned.
+    ``osd`` is an optional callable ``grey -> (degrees_clockwise, evidence dict)`` used to
+    turn the page upright (:mod:`scanflow.ocr.orientation`); its ``settings`` attribute, if
+    any, and the evidence are recorded; without it pages stay as scanned.
     ``trace``, if a list, receives ``(step name, image)`` after each step that changes an
     image (the debug view); the images are the arrays themselves, not copies.
     ``hide`` lists polygons (corners in ``rgb``'s pixels) painted paper-white in what the
@@ -194,9 +195,9 @@ def prepare(
 
     show("input", grey)
     if settings.orient and osd is not None:
-        rotate, conf = osd(grey)
-        steps.append(Step("orient", {"method": "tesseract-osd", "min_confidence": 2.0},
-                          {"rotate": rotate, "confidence": conf}))
+        rotate, evidence = osd(grey)
+        steps.append(Step("orient", dict(getattr(osd, "settings", {})),
+                          {**evidence, "rotate": rotate}))
         if rotate:
             faithful = rotate_right_angle(faithful, rotate)
             grey = rotate_right_angle(grey, rotate)

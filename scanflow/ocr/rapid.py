@@ -410,12 +410,21 @@ class RapidOcrEngine(OcrEngine):
             crops = list(self._engine()._load_cls_model()([_rgb(c) for c in crops]).img_list)
         return self.recogniser.read(crops)
 
-    def detect(self, img: np.ndarray) -> list[Detection]:
-        """Boxes found and read in one image, as :class:`Detection` objects (lines scoring
-        below ``text_score`` are left out)."""
+    def image_for(self, image: np.ndarray, grey: np.ndarray | None) -> np.ndarray:
+        """Which of the prepared images this engine reads (``source``)."""
+        return grey if (self.source == "grey" and grey is not None) else image
+
+    def read_boxes(self, img: np.ndarray) -> list[tuple[np.ndarray, LineReading]]:
+        """Every text box in ``img`` with what the recogniser read in it, however unsure."""
         quads = self.find_lines(img)
+        return list(zip(quads, self.read_lines(img, quads)))
+
+    def detect(self, img: np.ndarray, lines: list | None = None) -> list[Detection]:
+        """Boxes found and read in one image (or ``lines`` already read there by
+        :meth:`read_boxes`), as :class:`Detection` objects; lines scoring below
+        ``text_score`` are left out."""
         detections = []
-        for quad, reading in zip(quads, self.read_lines(img, quads)):
+        for quad, reading in self.read_boxes(img) if lines is None else lines:
             text = reading.text.strip()
             if not text or reading.score < self.text_score:
                 continue
@@ -425,9 +434,11 @@ class RapidOcrEngine(OcrEngine):
             detections.append(Detection(quad, text, reading.score, words))
         return detections
 
-    def recognise(self, image: np.ndarray, *, grey: np.ndarray | None = None) -> Recognition:
-        img = grey if (self.source == "grey" and grey is not None) else image
-        lines = group_detections(self.detect(img))
+    def recognise(self, image: np.ndarray, *, grey: np.ndarray | None = None,
+                  lines: list | None = None) -> Recognition:
+        """Read a page; ``lines`` (from :meth:`read_boxes` on the same image) saves
+        reading it again."""
+        lines = group_detections(self.detect(self.image_for(image, grey), lines))
         return Recognition(lines=lines, engine=self.name, engine_version=self.version(),
                            model=self.model(), settings=self.settings)
 
