@@ -113,18 +113,22 @@ class LineReading:
 
 
 def word_confidence(probs: Sequence[float]) -> float:
-    """A word is as sure as its least sure character: one doubtful letter is enough to
-    make the word worth a teacher's look.
+    """The chance that every letter of the word is right: the product of its characters'
+    probabilities. One doubtful letter makes the word doubtful, and so does a long run of
+    merely likely ones. Calibrated against the least sure letter alone, the margin over
+    the runner-up class and the blank steps between letters, on iam_dev_pages: this put
+    the most wrong words among the quarter of words marked (docs/recognition.md).
 
-    >>> word_confidence([0.99, 0.42, 0.97])
-    0.42
+    >>> round(word_confidence([0.99, 0.5, 0.9]), 3)
+    0.446
     """
-    return float(min(probs)) if len(probs) else 0.0
+    return float(np.prod(probs)) if len(probs) else 0.0
 
 
 def decode(probs: np.ndarray, characters: Sequence[str], mask: np.ndarray | None
            ) -> list[tuple[str, float, int, int]]:
-    """Greedy CTC decoding of one line's ``(steps, classes)`` probabilities.
+    """Greedy CTC decoding of one line's ``(steps, classes)`` probabilities into
+    characters as in :class:`LineReading`.
 
     Masked classes are never chosen; the probability kept for a character is the one the
     model gave it (not renormalised), so a letter chosen only because the model's first

@@ -28,10 +28,12 @@ from dataclasses import asdict, dataclass
 
 from scanflow.archive import Archive, now
 from scanflow.errors import ScanflowError, UsageError
+from scanflow.ocr.marks import UNSURE_BELOW
 from scanflow.transcription import (EditConflict, TLine, get_version, latest_number,
                                     save_version)
 
-LOW_CONFIDENCE = 60.0  # words the recogniser was less sure of than this are marked
+# Words the recogniser was less sure of than this are marked (calibrated in scanflow.ocr.marks).
+LOW_CONFIDENCE = UNSURE_BELOW
 
 
 class DraftChanged(ScanflowError):
