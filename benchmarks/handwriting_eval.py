@@ -131,6 +131,24 @@ def make_set(folder: Path, pages: int, photos: int, faint: int = 0,
     return kinds
 
 
+SHARED = ROOT.parent / "shared" / "eval" / "handwriting"
+SHARED_SETS = {"iam": "iam_dev_pages", "iam_lines": "iam_dev_lines", "hooker": "hooker_pages",
+               "hooker_lines": "hooker_lines"}
+
+
+def eval_folder(name: str) -> Path | None:
+    """The folder of a named evaluation set: ``synth`` (this module's generated pages, kept
+    in ``benchmarks/out/handwriting-set``) or one of ``SHARED_SETS`` (``None`` when
+    ``../shared`` does not hold it)."""
+    if name == "synth":
+        folder = ROOT / "benchmarks" / "out" / "handwriting-set"
+        folder.mkdir(parents=True, exist_ok=True)
+        make_set(folder, 12, 4, 4, 4, 2)
+        return folder
+    folder = SHARED / SHARED_SETS[name]
+    return folder if folder.is_dir() else None
+
+
 def misspellings_kept(reference: str, hypothesis: str) -> tuple[int, int]:
     """(misspelt words in the reference, how many of them appear verbatim in the output)."""
     words = re.findall(r"[A-Za-z']+", reference)

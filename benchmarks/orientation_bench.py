@@ -23,25 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from handwriting_eval import eval_folder  # noqa: E402
 from scanflow.evaluate import find_pairs, load_image, sample  # noqa: E402
 from scanflow.ocr.engine import get_engine  # noqa: E402
 from scanflow.ocr.orientation import decide_orientation  # noqa: E402
 from scanflow.ocr.preprocess import rotate_right_angle, to_grey  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "eval" / "handwriting"
-OUT = ROOT / "benchmarks" / "out"
-
-
-def set_folder(name: str) -> Path | None:
-    if name == "synth":
-        from handwriting_eval import make_set
-
-        folder = OUT / "handwriting-set"
-        folder.mkdir(parents=True, exist_ok=True)
-        make_set(folder, 12, 4, 4, 4, 2)
-        return folder
-    folder = SHARED / {"iam": "iam_dev_pages", "hooker": "hooker_pages"}[name]
-    return folder if folder.is_dir() else None
 
 
 def run(name: str, folder: Path, reader, limit: int | None) -> dict:
@@ -73,7 +60,7 @@ def main() -> int:
     reader = get_engine("rapidocr", threads=2)
     results = []
     for name in args.sets.split(","):
-        folder = set_folder(name)
+        folder = eval_folder(name)
         if folder is None:
             print(f"{name}: data not found, skipped", file=sys.stderr)
             continue
