@@ -48,8 +48,10 @@ class PreprocessSettings:
     paper_width_in: float = 8.27  # a dewarped sheet's width (A4), for its resolution
     deskew: bool = True
     max_skew_deg: float = 12.0
+    min_skew_deg: float = 1.0  # a smaller skew is left alone (turning only blurs)
     crop: bool = True
     flatten: bool = True
+    min_unevenness: float = 0.1  # flatten only when the light varies more than this
     contrast: str = "none"  # faint-pencil recovery: "none", "stretch" or "clahe"
     faint_below: int = 70  # recover when paper-to-stroke contrast is below this (0-255)
     binarise: str = "otsu"  # "otsu", "sauvola" or "none"
@@ -71,6 +73,15 @@ class PreprocessSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def bare(cls, **changes) -> "PreprocessSettings":
+        """Every step off: the engine reads the page as scanned, in greyscale (what the
+        pipeline is measured against), with ``changes`` on top."""
+        off = {"orient": False, "dewarp": False, "deskew": False, "crop": False,
+               "flatten": False, "contrast": "none", "binarise": "none", "remove_rules": False,
+               "despeckle": False, "segment_lines": False, "line_bands": "off"}
+        return cls(**{**off, **changes})
 
 
 BINARISE = ("otsu", "sauvola", "none")
@@ -232,10 +243,12 @@ def prepare(
 
     if settings.deskew:
         angle = estimate_skew(grey, settings.max_skew_deg)
+        turn = abs(angle) >= settings.min_skew_deg
         steps.append(Step("deskew", {"method": "projection-profile",
-                                     "max_deg": settings.max_skew_deg},
-                          {"angle": round(angle, 2)}))
-        if abs(angle) >= 0.1:
+                                     "max_deg": settings.max_skew_deg,
+                                     "min_deg": settings.min_skew_deg},
+                          {"angle": round(angle, 2), "applied": turn}))
+        if turn:
             grey, rot = rotate_by(grey, angle)
             matrix = _compose(rot, matrix)
             show("deskew", grey)
@@ -250,9 +263,15 @@ def prepare(
         show("crop", grey)
 
     if settings.flatten:
-        grey = flatten_illumination(grey)
-        steps.append(Step("flatten", {"method": "divide-by-background", "kernel": "page/40"}))
-        show("flatten", grey)
+        background = paper_background(grey)
+        uneven = unevenness(background)
+        applied = uneven >= settings.min_unevenness
+        if applied:
+            grey = flatten_illumination(grey, background)
+            show("flatten", grey)
+        steps.append(Step("flatten", {"method": "divide-by-background", "kernel": "page/40",
+                                      "min_unevenness": settings.min_unevenness},
+                          {"unevenness": round(uneven, 3), "applied": applied}))
 
     if settings.contrast != "none":
         grey, result = recover_faint(grey, method=settings.contrast,
@@ -461,16 +480,34 @@ def find_paper(grey: np.ndarray, dark: float = 0.6) -> tuple[int, int, int, int]
     return x0, y0, x1 - x0, y1 - y0
 
 
-def flatten_illumination(grey: np.ndarray) -> np.ndarray:
-    """Divide by an estimate of the paper's brightness so shadows and gradients vanish."""
-    h, w = grey.shape
-    f = 0.25
-    small = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+def paper_background(grey: np.ndarray) -> np.ndarray:
+    """The paper's brightness with the writing taken out, at a quarter of the size."""
+    small = cv2.resize(grey, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
     k = max(15, (max(small.shape) // 40) | 1)
     # Closing removes dark strokes (they are thinner than k), leaving the paper.
     background = cv2.morphologyEx(small, cv2.MORPH_CLOSE,
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    background = cv2.GaussianBlur(background, (k, k), 0)
+    return cv2.GaussianBlur(background, (k, k), 0)
+
+
+def unevenness(background: np.ndarray) -> float:
+    """How much the light varies over the page: the spread of the paper's brightness
+    (2nd to 98th percentile) as a share of its median. Measured: flatbed scans of IAM
+    forms 0.01-0.08, photographed letters 0.07-0.15, generated pages with uneven light
+    0.11-0.17, phone photos 0.8."""
+    lo, mid, hi = np.percentile(background[:: 2, :: 2], [2, 50, 98])
+    return float((hi - lo) / max(mid, 1.0))
+
+
+def flatten_illumination(grey: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """Divide by an estimate of the paper's brightness so shadows and gradients vanish.
+
+    On evenly lit scans it only disturbs the strokes' tones (a flatbed IAM page read
+    1.3 points worse), so :func:`prepare` applies it when the light is uneven.
+    """
+    h, w = grey.shape
+    if background is None:
+        background = paper_background(grey)
     background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
     # Paper goes to its typical brightness, not pure white: clipping the paper to 255
     # cost RapidOCR 1-2 points of CER on grey input, and Otsu does not care.
