@@ -34,9 +34,6 @@ from scanflow.ocr.preprocess import PreprocessSettings  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 
-BARE = {"orient": False, "dewarp": False, "deskew": False, "crop": False, "flatten": False,
-        "contrast": "none", "binarise": "none", "remove_rules": False, "despeckle": False,
-        "segment_lines": False, "line_bands": "off"}
 # Each step as the settings that switch it on (from bare) or off (from the default).
 STEPS = {
     "orient": ({"orient": True}, {"orient": False}),
@@ -51,9 +48,9 @@ STEPS = {
 
 
 def configs() -> dict[str, PreprocessSettings]:
-    out = {"bare": replace(PreprocessSettings(), **BARE)}
+    out = {"bare": PreprocessSettings.bare()}
     for name, (on, _) in STEPS.items():
-        out[f"+{name}"] = replace(PreprocessSettings(), **{**BARE, **on})
+        out[f"+{name}"] = PreprocessSettings.bare(**on)
     out["default"] = PreprocessSettings()
     for name, (_, off) in STEPS.items():
         out[f"-{name}"] = replace(PreprocessSettings(), **off)

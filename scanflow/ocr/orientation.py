@@ -31,7 +31,11 @@ import numpy as np
 # detector finds handwritten lines as well at ~100 dpi, in a fraction of the time.
 WORK_SIDE = 800
 # Lines read both ways: the longest ones carry the most letters and the least doubt.
+# Turned round, only each line's middle is read, at most MAX_ASPECT times as long as high
+# (a dozen letters): the evidence is an average over letters, and the recogniser's time
+# grows with the length read.
 LINES = 5
+MAX_ASPECT = 12
 # A sideways page needs this share of its text length in tall boxes.
 SIDEWAYS_SHARE = 0.7
 # Turning round needs the page this many times more foreign-looking as it is than turned
@@ -42,7 +46,8 @@ FOREIGN_RATIO = 2.0
 MIN_LINES = 2
 _EPS = 1e-4  # keeps the ratio finite when a page reads as pure Latin
 SETTINGS = {"method": "line shape + foreign-script probability read both ways",
-            "lines": LINES, "sideways_share": SIDEWAYS_SHARE, "foreign_ratio": FOREIGN_RATIO}
+            "lines": LINES, "max_aspect": MAX_ASPECT, "sideways_share": SIDEWAYS_SHARE,
+            "foreign_ratio": FOREIGN_RATIO}
 
 
 class LineReader(Protocol):
@@ -111,7 +116,8 @@ def decide_orientation(grey: np.ndarray, reader: LineReader,
     ahead = [r for _, r in longest]
     if any(r is None for r in ahead):
         ahead = reader.read_lines(img, quads)
-    back = reader.read_lines(_turn(img, 180), [_turn_quad(q, img.shape, 180) for q in quads])
+    back = reader.read_lines(_turn(img, 180), [_turn_quad(_middle(q), img.shape, 180)
+                                               for q in quads])
     for turn, readings in ((base, ahead), (base + 180, back)):
         found.foreign[turn] = round(float(np.mean([r.foreign for r in readings])), 5)
         found.score[turn] = round(float(np.mean([r.score for r in readings])), 3)
@@ -125,6 +131,15 @@ def decide_orientation(grey: np.ndarray, reader: LineReader,
                     180: "upside down: lines read as Latin script only turned round"
                     }.get(found.rotate, "sideways: the text boxes are tall")
     return found
+
+
+def _middle(quad: np.ndarray) -> np.ndarray:
+    """The middle of a line box, at most ``MAX_ASPECT`` times as long as high."""
+    from scanflow.ocr.rapid import quad_part
+
+    w, h = _sides(quad)
+    keep = min(1.0, MAX_ASPECT * h / max(w, 1.0))
+    return quad_part(np.asarray(quad, dtype=np.float64), (1 - keep) / 2, (1 + keep) / 2)
 
 
 def _sides(quad: np.ndarray) -> tuple[float, float]:
