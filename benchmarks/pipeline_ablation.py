@@ -93,11 +93,11 @@ def main() -> int:
                              "cpu_seconds_per_page": report.cpu_seconds_per_image,
                              "pages": report.images, "worse_than_bare": worse,
                              "per_page": {s: round(c, 4) for s, c in per.items()}})
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(rows, indent=2))  # kept if interrupted
                 print(f"{set_name:<7} {engine:<10} {name:<10} {report.cer:>7.2%} "
                       f"{report.wer:>7.2%} {report.seconds_per_image:>7.2f} "
                       f"{len(worse) if bare_cer else '-'} {' '.join(worse)}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
     return 0
 
 

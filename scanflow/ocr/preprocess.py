@@ -502,8 +502,9 @@ def unevenness(background: np.ndarray) -> float:
 def flatten_illumination(grey: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
     """Divide by an estimate of the paper's brightness so shadows and gradients vanish.
 
-    On evenly lit scans it only disturbs the strokes' tones (a flatbed IAM page read
-    1.3 points worse), so :func:`prepare` applies it when the light is uneven.
+    On evenly lit scans it only disturbs the strokes' tones (one of nine flatbed IAM
+    pages read more than a point worse), so :func:`prepare` applies it when the light is
+    uneven.
     """
     h, w = grey.shape
     if background is None:
