@@ -1,6 +1,12 @@
 """Recognition accuracy on generated exercise-book pages, per engine, with misspellings.
 
     .venv/bin/python benchmarks/handwriting_eval.py [--pages 12] [--photos 4] [--faint 4] [--grey 4] [--tilted 2] [--engines rapidocr,tesseract] [--json] [--keep DIR]
+    .venv/bin/python benchmarks/handwriting_eval.py --real [--limit N] [--engines ...] [--json]
+
+``--real`` measures real handwriting from ``../shared/eval/handwriting`` instead, so a
+failure can be placed: line-level CER on ``iam_dev_lines``/``hooker_lines`` (recognition
+alone) and page-level CER on ``iam_dev_pages``/``hooker_pages``, bare engine beside the
+pipeline (see :func:`real_handwriting`).
 
 Generates (scanflow.evaluation.synth, deterministic seeds) child-like handwriting on ruled paper —
 pencil and pen, blue and grey rules, skew up to ±4°, uneven light, scanner noise, JPEG —
@@ -130,6 +136,25 @@ def make_set(folder: Path, pages: int, photos: int, faint: int = 0,
     return kinds
 
 
+SHARED = ROOT.parent / "shared" / "eval" / "handwriting"
+SHARED_SETS = {"iam": "iam_dev_pages", "iam_lines": "iam_dev_lines", "hooker": "hooker_pages",
+               "hooker_lines": "hooker_lines"}
+
+
+def eval_folder(name: str) -> Path | None:
+    """The folder of a named evaluation set: ``synth`` (this module's generated pages, the
+    34 that README's table and ``preprocess_steps.py`` measure, kept in
+    ``benchmarks/out/handwriting-set``) or one of ``SHARED_SETS`` (``None`` when
+    ``../shared`` does not hold it)."""
+    if name == "synth":
+        folder = ROOT / "benchmarks" / "out" / "handwriting-set"
+        folder.mkdir(parents=True, exist_ok=True)
+        make_set(folder, pages=12, photos=6, faint=8, grey=4, tilted=4)
+        return folder
+    folder = SHARED / SHARED_SETS[name]
+    return folder if folder.is_dir() else None
+
+
 def misspellings_kept(reference: str, hypothesis: str) -> tuple[int, int]:
     """(misspelt words in the reference, how many of them appear verbatim in the output)."""
     words = re.findall(r"[A-Za-z']+", reference)
@@ -165,6 +190,48 @@ def summarise(report, kinds: dict[str, str]) -> dict:
     return out
 
 
+def real_handwriting(engines: list[str], limit: int | None) -> list[dict]:
+    """Lines and pages of real handwriting from ``../shared`` (sets absent are skipped).
+
+    Lines (``iam_lines``, ``hooker_lines``) measure recognition alone: RapidOCR reads each
+    line image whole (no detection, no cleaning), with and without Latin-only decoding.
+    Pages (``iam``, ``hooker``) measure everything: each engine bare (the page as scanned)
+    and through the pipeline, with the pages the pipeline reads more than one CER point
+    worse than bare, and the review marks (wrong words marked, words marked).
+    """
+    from scanflow.ocr.preprocess import PreprocessSettings
+
+    rows = []
+    runs = [("iam_lines", "rapidocr", "recognition, latin-only", PreprocessSettings.bare(),
+             {"params": {"Global.use_det": False}}),
+            ("iam_lines", "rapidocr", "recognition, all classes", PreprocessSettings.bare(),
+             {"params": {"Global.use_det": False}, "latin_only": False}),
+            ("hooker_lines", "rapidocr", "recognition, latin-only", PreprocessSettings.bare(),
+             {"params": {"Global.use_det": False}})]
+    for name in ("iam", "hooker"):
+        for engine in engines:
+            runs += [(name, engine, "bare", PreprocessSettings.bare(), {}),
+                     (name, engine, "pipeline", PreprocessSettings(), {})]
+    bare: dict[tuple[str, str], dict[str, float]] = {}
+    for name, engine, label, settings, options in runs:
+        folder = eval_folder(name)
+        if folder is None or engine not in engines:
+            continue
+        report = evaluate(folder, engine, preprocess=settings, engine_options=options,
+                          limit=limit)
+        per = {r.stem: r.cer for r in report.results}
+        if label == "bare":
+            bare[name, engine] = per
+        base = bare.get((name, engine), {}) if label == "pipeline" else {}
+        rows.append({"set": name, "engine": engine, "run": label, "items": report.images,
+                     "cer": round(report.cer, 4), "wer": round(report.wer, 4),
+                     "seconds_per_item": report.seconds_per_image,
+                     "cpu_seconds_per_item": report.cpu_seconds_per_image,
+                     "worse_than_bare": [s for s, c in per.items() if s in base and c > base[s] + 0.01],
+                     "marks": report.marks})
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=12)
@@ -177,7 +244,24 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="write the pages here and keep them")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--real", action="store_true",
+                    help="measure real handwriting from ../shared instead: lines (recognition "
+                         "alone) and pages (bare engine against the pipeline)")
+    ap.add_argument("--limit", type=int, default=0, help="with --real: items per set (0 = all)")
     args = ap.parse_args()
+    if args.real:
+        rows = real_handwriting(args.engines.split(","), args.limit or None)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        for r in rows:
+            m = r["marks"]
+            marks = (f"  marks: {m['recall_of_wrong_words']:.0%} of wrong words, "
+                     f"{m['share_of_words_marked']:.0%} of words" if m.get("words") else "")
+            worse = f"  worse than bare: {len(r['worse_than_bare'])}" if r["run"] == "pipeline" else ""
+            print(f"{r['set']:<12} {r['engine']:<9} {r['run']:<25} {r['items']:>4}  CER {r['cer']:6.1%}"
+                  f"  WER {r['wer']:6.1%}  {r['seconds_per_item']:.2f} s{worse}{marks}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
-from scanflow.synth import (  # noqa: E402
+from scanflow.evaluation.synth import (  # noqa: E402
     FONT_LICENCE,
     FONT_NAME,
     render_page,

@@ -289,7 +289,8 @@ def test_debug_page_writes_one_image_per_step_and_steps_json(tmp_path):
                           angle=2)
     out = tmp_path / "debug"
     result = CliRunner().invoke(cli, ["debug-page", str(scan_path), "--out", str(out),
-                                      "-S", "contrast=stretch", "-S", "rules_from_grey=true"])
+                                      "-S", "contrast=stretch", "-S", "rules_from_grey=true",
+                                      "-S", "min_unevenness=0"])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == ["00-input.png", "01-dewarp.png", "02-deskew.png", "03-crop.png",

@@ -120,7 +120,8 @@ def debug_page_cmd(file, page, out_dir, engine_name, overrides):
 @click.option("--flatten/--no-flatten", default=None, help="Flatten uneven lighting.")
 @click.option("--remove-rules/--no-remove-rules", default=None,
               help="Remove ruled lines and margins.")
-@click.option("--orient/--no-orient", default=None, help="Turn pages upright (Tesseract OSD).")
+@click.option("--orient/--no-orient", default=None,
+              help="Turn pages upright (from line shape and the recogniser; see orientation.py).")
 @click.option("-O", "--engine-option", "engine_options", multiple=True, metavar="KEY=VALUE",
               help="Engine option, repeatable (e.g. -O source=binary -O text_score=0.5).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,

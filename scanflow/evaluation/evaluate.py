@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from scanflow.errors import UsageError
 from scanflow.evaluation.metrics import Corpus
+from scanflow.evaluation.marks import UNSURE_BELOW, MarkCounts, mark_quality
 from scanflow.ocr.preprocess import PreprocessSettings
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -41,6 +42,7 @@ class ImageResult:
     reference: str
     hypothesis: str
     error: str | None = None
+    marks: dict[str, Any] = field(default_factory=dict)  # scanflow.evaluation.marks.MarkCounts
 
 
 @dataclass
@@ -66,6 +68,8 @@ class EvalReport:
     jobs: int
     worst: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    # words marked unsure for review: recall of the wrong words, share of all words
+    marks: dict[str, Any] = field(default_factory=dict)
     results: list[ImageResult] = field(default_factory=list, repr=False)
 
     def to_dict(self, per_image: bool = False) -> dict[str, Any]:
@@ -96,6 +100,13 @@ class EvalReport:
             f"{self.jobs} job{'s' if self.jobs != 1 else ''}; "
             f"{self.cpu_seconds_per_image:.2f} CPU s per image)",
         ]
+        if self.marks.get("words"):
+            m = self.marks
+            lines.append(f"marked unsure (below {m['threshold']:g}): "
+                         f"{m['wrong_marked']} of {m['wrong']} wrong words "
+                         f"({pct(m['recall_of_wrong_words'] or 0).strip()}), "
+                         f"{m['marked']} of {m['words']} words "
+                         f"({pct(m['share_of_words_marked']).strip()})")
         if self.worst:
             lines += ["", "worst images (CER):"]
             for w in self.worst:
@@ -179,11 +190,12 @@ def _read_one(stem: str, image: Path, gt: Path, settings: PreprocessSettings):
         rgb, dpi = load_image(image)
         _, rec = read_page(rgb, _WORKER["engine"], dpi=dpi, settings=settings)
         text, error = rec.text, None
+        marks = mark_quality(reference, [(w.text, w.confidence) for w in rec.words])
     except Exception as exc:  # one unreadable image must not end the run
         if exc.__class__.__name__ == "EngineUnavailable":
             raise
-        text, error = "", f"{type(exc).__name__}: {exc}"
-    return stem, reference, text, time.perf_counter() - start, _cpu_time() - cpu, error
+        text, error, marks = "", f"{type(exc).__name__}: {exc}", MarkCounts()
+    return stem, reference, text, time.perf_counter() - start, _cpu_time() - cpu, error, marks
 
 
 def _cpu_time() -> float:
@@ -241,14 +253,15 @@ def evaluate(
     wall = time.perf_counter() - started
 
     exact, nocase, loose = Corpus(), Corpus(case=False), Corpus(case=False, punctuation=False)
-    results, errors = [], []
-    for stem, reference, hypothesis, seconds, cpu, error in outputs:
+    results, errors, marked = [], [], MarkCounts()
+    for stem, reference, hypothesis, seconds, cpu, error, marks in outputs:
+        marked += marks
         chars, words = exact.add(reference, hypothesis)
         nocase.add(reference, hypothesis)
         loose.add(reference, hypothesis)
         results.append(ImageResult(stem, chars.rate, words.rate, chars.length, chars.edits,
                                    round(seconds, 3), round(cpu, 3), reference.strip(),
-                                   hypothesis, error))
+                                   hypothesis, error, marks.to_dict()))
         if error:
             errors.append({"stem": stem, "error": error})
     worst = sorted(results, key=lambda r: (-r.cer, r.stem))[:5]
@@ -275,5 +288,6 @@ def evaluate(
         worst=[{"stem": r.stem, "cer": round(r.cer, 4), "reference": r.reference,
                 "hypothesis": r.hypothesis} for r in worst],
         errors=errors,
+        marks={"threshold": UNSURE_BELOW, **marked.to_dict()},
         results=results,
     )

@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from scanflow.errors import EngineUnavailable, UsageError
+from scanflow.ocr.ctc import LineReading, LineRecogniser, english
 from scanflow.ocr.engine import OcrEngine, register
 from scanflow.ocr.model import Box, Line, Recognition, Word
 
@@ -51,35 +52,19 @@ PREFERRED = {
 
 # --------------------------------------------------------------------------- text cleaning
 
-# Characters the recogniser (a Chinese + multilingual model) emits that have a plain
-# English equivalent. Full-width ASCII (，：（）...) is handled by NFKC normalisation.
-_CHAR_MAP = {
-    "。": ".", "、": ",", "﹒": ".", "·": ".", "‧": ".",
-    "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'", "´": "'",
-    "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
-    "–": "-", "—": "-", "―": "-", "‐": "-", "‑": "-", "−": "-",
-    "…": "...", "×": "x",
-    "「": '"', "」": '"', "『": '"', "』": '"', "【": "(", "】": ")", "《": '"', "》": '"',
-}
-
-# What a child's English writing can plausibly contain: printable ASCII, the pound sign,
-# and Latin letters with accents (café, naïve, names).
-_ALLOWED = re.compile(r"[ -~£€À-ÖØ-öø-ÿ]")
 _SPACES = re.compile(r"\s+")
 
 
 def clean_text(text: str) -> str:
-    """Map CJK punctuation to ASCII, drop characters implausible in English writing.
+    """Map CJK punctuation to ASCII, drop characters implausible in English writing
+    (the same rule the Latin-only decoding masks by: :func:`scanflow.ocr.ctc.english`).
 
     >>> clean_text("Once upon a time。")
     'Once upon a time.'
     >>> clean_text("the 狗 dog，ran")
     'the dog,ran'
     """
-    text = "".join(_CHAR_MAP.get(ch, ch) for ch in text)
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(_CHAR_MAP.get(ch, ch) for ch in text)  # NFKC can produce mapped chars
-    text = "".join(ch if _ALLOWED.match(ch) else " " if ch.isspace() else "" for ch in text)
+    text = "".join(" " if ch.isspace() else english(ch) for ch in text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -117,10 +102,14 @@ def _quad_slice(quad: np.ndarray, t0: float, t1: float) -> Box:
     Interpolates along the top edge (p0->p1) and the bottom edge (p3->p2), so a slanted
     line's words get boxes that follow the slant.
     """
+    return _box_from_points(quad_part(quad, t0, t1))
+
+
+def quad_part(quad: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The corners (TL, TR, BR, BL) of the part of ``quad`` between fractions t0..t1."""
     p0, p1, p2, p3 = quad
-    pts = np.array([p0 + (p1 - p0) * t0, p0 + (p1 - p0) * t1,
-                    p3 + (p2 - p3) * t0, p3 + (p2 - p3) * t1])
-    return _box_from_points(pts)
+    return np.array([p0 + (p1 - p0) * t0, p0 + (p1 - p0) * t1,
+                     p3 + (p2 - p3) * t1, p3 + (p2 - p3) * t0])
 
 
 def split_words(det: Detection) -> list[Word]:
@@ -308,24 +297,39 @@ def model_files() -> dict[str, Path]:
     return found
 
 
-def _is_word_list(words) -> bool:
-    """RapidOCR's per-box word results: ``((text, score, quad), ...)`` when word boxes were
-    computed; other shapes (``WordInfo`` objects without detection) are ignored."""
-    return (isinstance(words, (tuple, list)) and len(words) > 0
-            and all(isinstance(w, (tuple, list)) and len(w) == 3 for w in words))
+def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The line inside ``quad`` (TL, TR, BR, BL) straightened into its own image.
+
+    Unlike RapidOCR's crop, a tall box is not turned on its side: on an upright English
+    page a tall box is a capital or an "l", not a column of vertical writing.
+    """
+    q = np.asarray(quad, dtype=np.float32).reshape(4, 2)
+    w = int(max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[2] - q[3])))
+    h = int(max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2])))
+    w, h = max(1, w), max(1, h)
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(q, dst)
+    return cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE,
+                               flags=cv2.INTER_CUBIC)
 
 
 @register("rapidocr")
 class RapidOcrEngine(OcrEngine):
-    """Options: ``text_score`` (minimum box score 0..1, default 0.3), ``use_cls`` (the 0/180
+    """Options: ``text_score`` (minimum line score 0..1, default 0.3), ``use_cls`` (the 0/180
     line classifier, default off), ``source`` (``"grey"`` or ``"binary"``: which prepared
-    image is read, default grey), ``word_boxes`` (use RapidOCR's word boxes, default on),
-    ``params`` (extra RapidOCR configuration entries such as ``{"Det.box_thresh": 0.6}``;
-    model paths cannot be overridden)."""
+    image is read, default grey), ``word_boxes`` (word boxes from where the recogniser read
+    each word, default on; off: boxes in proportion to characters), ``latin_only`` (decode
+    only classes English writing can hold, default on), ``params`` (extra RapidOCR
+    configuration entries such as ``{"Det.box_thresh": 0.6}``; model paths cannot be
+    overridden).
+
+    RapidOCR finds the text boxes; the recogniser runs through :mod:`scanflow.ocr.ctc`,
+    which masks non-Latin classes before decoding and keeps every character's probability
+    (a word's confidence is its least sure character's)."""
 
     def __init__(self, threads: int = 1, text_score: float = 0.3, use_cls: bool = False,
-                 source: str = "grey", word_boxes: bool = True, params: dict | None = None,
-                 **options):
+                 source: str = "grey", word_boxes: bool = True, latin_only: bool = True,
+                 params: dict | None = None, **options):
         super().__init__(threads=threads, **options)
         if source not in ("grey", "binary"):
             raise UsageError(f"Unknown RapidOCR source '{source}'.", hint="Use grey or binary.")
@@ -333,10 +337,12 @@ class RapidOcrEngine(OcrEngine):
         self.use_cls = bool(use_cls)
         self.source = source
         self.word_boxes = bool(word_boxes)
+        self.latin_only = bool(latin_only)
         self.extra = {k: v for k, v in (params or {}).items()
                       if not k.endswith((".model_path", ".model_dir", "model_root_dir"))}
         self.models = model_files()
         self._ocr = None
+        self._rec = None
 
     def version(self) -> str:
         return rapidocr_version()
@@ -348,7 +354,9 @@ class RapidOcrEngine(OcrEngine):
     @property
     def settings(self) -> dict:
         return {"text_score": self.text_score, "use_cls": self.use_cls, "source": self.source,
-                "threads": self.threads, **self.extra}
+                "threads": self.threads,
+                "decoding": "ctc-greedy, latin-only" if self.latin_only else "ctc-greedy",
+                "word_confidence": "least sure character", **self.extra}
 
     def config(self) -> dict:
         """RapidOCR configuration: explicit local model paths, capped threads."""
@@ -378,35 +386,64 @@ class RapidOcrEngine(OcrEngine):
             self._ocr = RapidOCR(params=self.config())
         return self._ocr
 
-    def detect(self, img: np.ndarray) -> list[Detection]:
-        """Raw RapidOCR output for one image, as :class:`Detection` objects."""
-        ocr = self._engine()
-        if img.ndim == 2:
-            img = np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
-        try:
-            out = ocr(img, return_word_box=self.word_boxes)
-        except (IndexError, ValueError):
-            # RapidOCR's word-box bookkeeping can fail on odd lines; read without it.
-            out = ocr(img, return_word_box=False)
-        boxes, txts, scores = (getattr(out, k, None) for k in ("boxes", "txts", "scores"))
-        if boxes is None and txts is not None and len(txts) == 1:
-            # Detection switched off (Global.use_det=False): the whole image is one line.
-            h, w = img.shape[:2]
-            boxes = [np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)]
-            scores = [s for s in scores] if scores is not None else [1.0]
-            if scores[0] < self.text_score:
-                return []
-        if boxes is None or txts is None or scores is None or len(txts) == 0:
-            return []
-        words = getattr(out, "word_results", None)
-        if not self.word_boxes or words is None or len(words) != len(txts):
-            words = [None] * len(txts)
-        return [Detection(np.asarray(b, dtype=np.float64).reshape(4, 2), str(t), float(s),
-                          w if _is_word_list(w) else None)
-                for b, t, s, w in zip(boxes, txts, scores, words)]
+    @property
+    def recogniser(self) -> LineRecogniser:
+        if self._rec is None:
+            self._rec = LineRecogniser(self.models["rec"], self.threads, self.latin_only)
+        return self._rec
 
-    def recognise(self, image: np.ndarray, *, grey: np.ndarray | None = None) -> Recognition:
-        img = grey if (self.source == "grey" and grey is not None) else image
-        lines = group_detections(self.detect(img))
+    def find_lines(self, img: np.ndarray) -> list[np.ndarray]:
+        """Text-box quadrilaterals (TL, TR, BR, BL) RapidOCR's detector finds in ``img``."""
+        if self.extra.get("Global.use_det") is False:
+            h, w = img.shape[:2]
+            return [np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)]
+        out = self._engine()(_rgb(img), use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(out, "boxes", None)
+        if boxes is None:
+            return []
+        return [np.asarray(b, dtype=np.float64).reshape(4, 2) for b in boxes]
+
+    def read_lines(self, img: np.ndarray, quads: Sequence[np.ndarray]) -> list[LineReading]:
+        """What the recogniser reads in each quadrilateral of ``img``."""
+        crops = [crop_quad(img, q) for q in quads]
+        if self.use_cls and crops:
+            crops = list(self._engine()._load_cls_model()([_rgb(c) for c in crops]).img_list)
+        return self.recogniser.read(crops)
+
+    def image_for(self, image: np.ndarray, grey: np.ndarray | None) -> np.ndarray:
+        """Which of the prepared images this engine reads (``source``)."""
+        return grey if (self.source == "grey" and grey is not None) else image
+
+    def read_boxes(self, img: np.ndarray) -> list[tuple[np.ndarray, LineReading]]:
+        """Every text box in ``img`` with what the recogniser read in it, however unsure."""
+        quads = self.find_lines(img)
+        return list(zip(quads, self.read_lines(img, quads)))
+
+    def detect(self, img: np.ndarray, lines: list | None = None) -> list[Detection]:
+        """Boxes found and read in one image (or ``lines`` already read there by
+        :meth:`read_boxes`), as :class:`Detection` objects; lines scoring below
+        ``text_score`` are left out."""
+        detections = []
+        for quad, reading in self.read_boxes(img) if lines is None else lines:
+            text = reading.text.strip()
+            if not text or reading.score < self.text_score:
+                continue
+            words = None
+            if self.word_boxes:
+                words = [(w, c, quad_part(quad, t0, t1)) for w, c, t0, t1 in reading.words()]
+            detections.append(Detection(quad, text, reading.score, words))
+        return detections
+
+    def recognise(self, image: np.ndarray, *, grey: np.ndarray | None = None,
+                  lines: list | None = None) -> Recognition:
+        """Read a page; ``lines`` (from :meth:`read_boxes` on the same image) saves
+        reading it again."""
+        lines = group_detections(self.detect(self.image_for(image, grey), lines))
         return Recognition(lines=lines, engine=self.name, engine_version=self.version(),
                            model=self.model(), settings=self.settings)
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
+    return img

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 
 from scanflow.ocr.engine import OcrEngine
-from scanflow.ocr.orientation import detect_orientation
+from scanflow.ocr.orientation import SETTINGS, decide_orientation, orient_with, shared_reader
 from scanflow.ocr.model import Box, Line, Recognition, Word
-from scanflow.ocr.preprocess import (Geometry, PreparedPage, PreprocessSettings, line_images,
-                                     prepare)
+from scanflow.ocr.preprocess import (Geometry, PreparedPage, PreprocessSettings, Step,
+                                     line_images, prepare)
 
 
 def read_page(
@@ -36,17 +36,37 @@ def read_page(
     >>> rec.text  # doctest: +SKIP
     'Once upon a time ther was a dragon'
     """
-    # Every engine gets an upright page; Tesseract's orientation detection decides it.
-    osd = getattr(engine, "orientation", None) or detect_orientation
+    # Every engine gets an upright page, decided from the writing's line boxes and how
+    # Latin the recogniser finds them (orientation.py). RapidOCR decides on the lines it
+    # reads anyway; other engines borrow RapidOCR to decide before they read.
+    own = settings.orient and hasattr(engine, "read_boxes")
+    osd = orient_with(shared_reader(engine.threads)) if settings.orient and not own else None
     prepared = prepare(rgb, dpi=dpi, settings=settings, osd=osd, trace=trace, hide=hide)
     if prepared.blank:
         rec = Recognition(lines=[], engine=engine.name, engine_version=engine.version(),
                           model=engine.model(), settings={"skipped": "blank page"})
         return prepared, rec
+    lines = None
+    if own:
+        lines = engine.read_boxes(engine.image_for(prepared.ocr, prepared.grey))
+        found = decide_orientation(engine.image_for(prepared.ocr, prepared.grey), engine, lines)
+        if found.rotate:
+            # Prepared again from the scan, turned first, so every later step (deskew,
+            # crop, rules...) and the faithful page see it upright.
+            if trace is not None:
+                trace.clear()
+            prepared = prepare(rgb, dpi=dpi, settings=settings, osd=orient_with(found=found),
+                               trace=trace, hide=hide)
+            lines = None
+        else:
+            prepared.steps.insert(0, Step("orient", dict(SETTINGS), found.to_dict()))
     if settings.line_bands == "read" and prepared.bands:
         rec = read_bands(prepared, engine)
     else:
-        rec = engine.recognise(prepared.ocr, grey=prepared.grey)
+        if lines is not None:
+            rec = engine.recognise(prepared.ocr, grey=prepared.grey, lines=lines)
+        else:
+            rec = engine.recognise(prepared.ocr, grey=prepared.grey)
         if settings.line_bands == "regroup" and prepared.bands:
             rec = regroup_by_bands(rec, prepared.bands)
     return prepared, map_to_faithful(rec, prepared.geometry)

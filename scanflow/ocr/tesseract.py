@@ -102,12 +102,6 @@ class TesseractEngine(OcrEngine):
         return Recognition(lines=lines, engine=self.name, engine_version=self.version(),
                            model=self.model(), settings=self.settings)
 
-    def orientation(self, grey: np.ndarray) -> tuple[int, float]:
-        """Clockwise degrees that turn the page upright, and Tesseract's confidence."""
-        from scanflow.ocr.orientation import detect_orientation
-
-        return detect_orientation(grey, self.threads)
-
 
 def group_tesseract_words(data: dict) -> list[Line]:
     """Turn ``image_to_data`` rows into lines of words, in Tesseract's reading order."""

@@ -35,8 +35,10 @@ from scanflow.archive.transcription import (
     save_version,
 )
 from scanflow.errors import ScanflowError, UsageError
+from scanflow.evaluation.marks import UNSURE_BELOW
 
-LOW_CONFIDENCE = 60.0  # words the recogniser was less sure of than this are marked
+# Words the recogniser was less sure of than this are marked (calibrated in scanflow.evaluation.marks).
+LOW_CONFIDENCE = UNSURE_BELOW
 
 
 class DraftChanged(ScanflowError):
