@@ -52,20 +52,37 @@ def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs,
         click.echo(json.dumps(summary_dict(report), indent=2))
     else:
         click.echo(format_ingest_report(report))
+    sys.exit(int(ingest_exit_code(report)))
+
+
+def ingest_exit_code(report) -> ExitCode:
+    """0 all read; 3 nothing could be read because of the files; 6 some files or pages
+    failed beside others that were read (or pages failed); 130 interrupted."""
     if report.interrupted:
-        sys.exit(int(ExitCode.ctrl_c))
-    if not report.ok:
-        sys.exit(int(ExitCode.partial))
+        return ExitCode.ctrl_c
+    if report.ok:
+        return ExitCode.ok
+    read = report.pages_ok + report.pages_blank + sum(f.status == "already" for f in report.files)
+    if report.failed_files and not report.failed_pages and not read:
+        return ExitCode.input_file
+    return ExitCode.partial
 
 
 def format_ingest_report(report) -> str:
     s = []
     new = sum(f.status in ("new", "resumed") for f in report.files)
     already = [f for f in report.files if f.status == "already"]
-    s.append(f"Batch {report.batch_id}: {new} file(s) read, {len(already)} already in the "
-             f"archive, {len(report.failed_files)} could not be read.")
+    if report.batch_id is None:
+        s.append(f"Nothing new to read: {len(already)} file(s) already in the archive, "
+                 f"{len(report.failed_files)} could not be read. The archive is unchanged.")
+    else:
+        s.append(f"Batch {report.batch_id}: {new} file(s) read, {len(already)} already in the "
+                 f"archive, {len(report.failed_files)} could not be read.")
     for f in already:
         s.append(f"  {f.path}: {f.message}")
+    if report.skipped:
+        s.append(f"Skipped {len(report.skipped)} file(s) that are not scans (PDF, PNG, JPEG, "
+                 "TIFF): " + ", ".join(report.skipped))
     conf = f"{report.mean_confidence:.0f}%" if report.mean_confidence is not None else "-"
     s.append(f"  pieces: {len(report.pieces)}   pages: {report.pages_ok + report.pages_blank} "
              f"({report.pages_blank} blank)   words: {report.words}   "
