@@ -108,6 +108,55 @@ def format_ingest_report(report) -> str:
 
 @cli.command()
 @archive_option
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--half-term", help="For files not in a half-term sub-folder, e.g. 2026-27-autumn-1")
+@click.option("--genre", "genre_name", help="For files not in a genre sub-folder, e.g. narrative")
+@click.option("--engine", help="OCR engine (default: the archive's setting).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+@click.option("--settle", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,
+              help="Seconds a file must stay unchanged before it is read.")
+@click.option("--poll/--no-poll", default=None,
+              help="Poll the folder instead of waiting for events (default: poll only on a "
+                   "network share).")
+@click.option("--poll-interval", type=click.FloatRange(0.2, 600), default=2.0, show_default=True,
+              help="Seconds between polls.")
+@click.option("--once", is_flag=True, help="Read what is in the folder now, then stop.")
+def watch(archive, folder, half_term, genre_name, engine, jobs, settle, poll, poll_interval,
+          once):
+    """Watch a scan folder and read each file that arrives (Ctrl+C stops).
+
+    Half term and genre come from sub-folders (FOLDER/2026-27-autumn-1/narrative/...) or the
+    options. A file read goes to FOLDER/done/, one that cannot be read to FOLDER/failed/
+    with a .txt beside it saying why. One line per file is printed.
+    """
+    import signal
+    from datetime import datetime
+
+    from scanflow.intake.watch import WatchOptions
+    from scanflow.intake.watch import watch as run_watch
+
+    def stop_on_term(signum, frame):  # systemd stops a service with SIGTERM
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    options = WatchOptions(half_term=half_term, genre=genre_name, engine=engine, jobs=jobs,
+                           settle=settle, poll=poll, poll_interval=poll_interval)
+
+    root = folder.resolve()
+
+    def line(done):
+        where = f" (why: {done.moved_to.relative_to(root)}.txt)" if done.status == "failed" else ""
+        click.echo(f"{datetime.now():%Y-%m-%d %H:%M:%S} {done.status:7} {done.relative}: "
+                   f"{done.message}{where}")
+
+    if not once:
+        click.echo(f"Watching {folder} (Ctrl+C stops). Files read go to done/, files that "
+                   "cannot be read to failed/.", err=True)
+    run_watch(archive, folder, options, on_file=line, once=once)
+
+
+@cli.command()
+@archive_option
 @click.argument("name", required=False)
 def engine(archive, name):
     """Show or set the archive's OCR engine (a run can still choose with --engine)."""
