@@ -14,8 +14,9 @@ TERM = "2026-27-autumn-1"
 README = Path(__file__).parents[1] / "README.md"
 
 
-def run(archive, *args, input=None):
-    return CliRunner().invoke(cli, [args[0], "--archive", str(archive.path), *args[1:]],
+def run(archive, command, *args, input=None):
+    """``scanflow COMMAND --archive ... ARGS``; COMMAND may be two words ("roster import")."""
+    return CliRunner().invoke(cli, [*command.split(), "--archive", str(archive.path), *args],
                               input=input, catch_exceptions=False)
 
 
@@ -64,3 +65,59 @@ def test_exit_codes_match_the_readme(archive, tmp_path, fake_engine):
                "--genre", "narrative").exit_code == 2
     readme = " ".join(README.read_text().split())
     assert "3 no file could be read" in readme and "6 the run read some pages" in readme
+
+
+def test_rubric_show_and_score_agree_on_a_band_without_a_minimum_length(tmp_path):
+    from scanflow.scoring.criteria import length_minimum as used_by_score
+    from scanflow.scoring.levels import rubric_for
+    from scanflow.scoring.rubric import band_for_year, describe_length_minimum, format_band
+
+    rubric = rubric_for("narrative", None)
+    year3 = band_for_year(rubric, 3)
+    minimum, source = used_by_score(rubric, year3)
+    assert (minimum, source.label) == (60, "Year 2")
+    said = describe_length_minimum(rubric, year3)
+    assert said == "minimum length 60 words, Year 2's: the rubric gives none for Year 3"
+    assert said in " ".join(format_band(rubric, year3).split())
+    assert describe_length_minimum(rubric, band_for_year(rubric, 5)) == "minimum length 180 words"
+
+
+def test_piece_filters_that_match_nothing_say_why(archive):
+    result = run(archive, "pieces", "--class", "3C")
+    assert result.exit_code == 2
+    assert "No class '3C' in the archive (classes: 3A, 4B)" in result.output
+    result = run(archive, "pieces", "--half-term", "autumn")
+    assert result.exit_code == 2 and "'autumn' is not a half term" in result.output
+    result = run(archive, "pieces", "--genre", "novel")
+    assert result.exit_code == 2 and "scanflow genre add novel" in result.output
+    result = run(archive, "pieces", "--class", "3a", "--half-term", TERM)
+    assert result.exit_code == 0 and result.output.strip() == "No pieces match these filters."
+    assert "No pieces yet" in run(archive, "pieces").output
+
+
+def test_a_binary_file_given_as_the_class_list_is_named_not_printed(archive, tmp_path):
+    xlsx = tmp_path / "pupils.csv"
+    xlsx.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00b\xee\x9dh^\x01")
+    result = run(archive, "roster import", str(xlsx))
+    assert result.exit_code == 3
+    assert "is not a CSV file (it looks like an Excel workbook (.xlsx)" in result.output
+    assert "Save As > CSV" in result.output and "\\x" not in result.output
+    blob = tmp_path / "export.csv"
+    blob.write_bytes(bytes(range(256)) * 4)
+    result = run(archive, "roster import", str(blob))
+    assert result.exit_code == 3 and "a binary file, not text" in result.output
+    utf16 = tmp_path / "unicode.csv"
+    utf16.write_text("UPN,Forename,Surname,Class,Year Group\n"
+                     "A100000000009,Zoë,Brontë,3A,3\n", encoding="utf-16")
+    result = run(archive, "roster import", str(utf16))
+    assert result.exit_code == 0, result.output
+
+
+def test_user_add_without_a_terminal_says_to_use_password_stdin(archive):
+    result = run(archive, "user add", "office1", "--role", "office")
+    assert result.exit_code == 2
+    assert "no terminal to type the password in" in result.output
+    assert "--password-stdin" in result.output and "GetPassWarning" not in result.output
+    result = run(archive, "user add", "office1", "--role", "office", "--password-stdin",
+                 input="correct horse battery staple\n")
+    assert result.exit_code == 0, result.output
