@@ -69,6 +69,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+if [ "$mode" = test ] && ! .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("ocrd_validators") is None)'; then
+  # The tests validate the PAGE XML export against the published PAGE 2019 schema, which
+  # PyPI has in OCR-D's ocrd-validators; only its page.xsd is used, so not its dependencies.
+  say "Installing the PAGE XML schema for the tests (ocrd-validators, without dependencies)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+      "ocrd-validators==2.67.1" > .venv/pip.log 2>&1 || { cat .venv/pip.log >&2; exit 1; }
+fi
 
 # --- run -------------------------------------------------------------------------------
 case "$mode" in
