@@ -121,3 +121,31 @@ def test_user_add_without_a_terminal_says_to_use_password_stdin(archive):
     result = run(archive, "user add", "office1", "--role", "office", "--password-stdin",
                  input="correct horse battery staple\n")
     assert result.exit_code == 0, result.output
+
+
+def test_eval_reads_page_truths_beside_the_scans_as_scans_sample_has_them(tmp_path,
+                                                                           fake_engine):
+    from conftest import write_pdf
+
+    from scanflow.evaluation.evaluate import ScanPage, evaluate, find_pairs
+
+    write_pdf(tmp_path / "class-3A.pdf", [["ther was a dragon"], ["ther was a dragon"]])
+    write_png(tmp_path / "A100000000003_story.png", ["ther was a dragon"])
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for stem in ("class-3A.p1", "class-3A.p2", "A100000000003_story.p1", "missing.p1"):
+        (truth / f"{stem}.gt.txt").write_text("ther was a dragon\n")
+    pairs = find_pairs(truth)
+    assert [(stem, img) for stem, img, _ in pairs] == [
+        ("A100000000003_story.p1", ScanPage(tmp_path / "A100000000003_story.png", 1)),
+        ("class-3A.p1", ScanPage(tmp_path / "class-3A.pdf", 1)),
+        ("class-3A.p2", ScanPage(tmp_path / "class-3A.pdf", 2))]
+    report = evaluate(truth, "fake")
+    assert report.images == 3 and report.cer == 0.0 and not report.errors
+
+
+def test_scans_sample_truth_pairs_with_the_sample_scans():
+    from scanflow.evaluation.evaluate import find_pairs
+
+    pairs = find_pairs(README.parent / "scans_sample" / "truth")
+    assert len(pairs) == 6  # every page of the sample batch
