@@ -232,6 +232,17 @@ def test_network_shares_are_polled(tmp_path):
     assert not uses_network_filesystem(Path("/home/office"), mounts)
 
 
+def test_once_exit_code_says_a_file_failed(archive, tmp_path):
+    root = tmp_path / "scans"
+    small_png(root / "A100000000001_ok.png")
+    (root / "cut.pdf").write_bytes(b"%PDF-1.4 garbage")
+    proc = _start(archive, root, "--once")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 6, err
+    assert "failed  cut.pdf: is a damaged or incomplete PDF" in out
+    assert "(why: failed/cut.pdf.txt)" in out and " done    A100000000001_ok.png" in out
+
+
 def test_polling_finds_files_too(archive, tmp_path, fake_engine):
     root = tmp_path / "scans"
     root.mkdir()

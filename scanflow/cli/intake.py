@@ -120,7 +120,8 @@ def format_ingest_report(report) -> str:
                    "network share).")
 @click.option("--poll-interval", type=click.FloatRange(0.2, 600), default=2.0, show_default=True,
               help="Seconds between polls.")
-@click.option("--once", is_flag=True, help="Read what is in the folder now, then stop.")
+@click.option("--once", is_flag=True, help="Read what is in the folder now, then stop (exit "
+              "code 3 if no file could be read, 6 if some could not).")
 def watch(archive, folder, half_term, genre_name, engine, jobs, settle, poll, poll_interval,
           once):
     """Watch a scan folder and read each file that arrives (Ctrl+C stops).
@@ -143,8 +144,10 @@ def watch(archive, folder, half_term, genre_name, engine, jobs, settle, poll, po
                            settle=settle, poll=poll, poll_interval=poll_interval)
 
     root = folder.resolve()
+    statuses = []
 
     def line(done):
+        statuses.append(done.status)
         where = f" (why: {done.moved_to.relative_to(root)}.txt)" if done.status == "failed" else ""
         click.echo(f"{datetime.now():%Y-%m-%d %H:%M:%S} {done.status:7} {done.relative}: "
                    f"{done.message}{where}")
@@ -153,6 +156,9 @@ def watch(archive, folder, half_term, genre_name, engine, jobs, settle, poll, po
         click.echo(f"Watching {folder} (Ctrl+C stops). Files read go to done/, files that "
                    "cannot be read to failed/.", err=True)
     run_watch(archive, folder, options, on_file=line, once=once)
+    # --once runs from cron or a script: its exit code says how it went, as ingest's does.
+    if "failed" in statuses:
+        sys.exit(int(ExitCode.partial if set(statuses) - {"failed"} else ExitCode.input_file))
 
 
 @cli.command()

@@ -299,7 +299,9 @@ def _settle_group(archive: Archive, root: Path, report: IngestReport) -> list[Wa
         path = Path(outcome.path)
         failed_pages = [(n, e) for p, n, e in report.failed_pages if p == outcome.path]
         if outcome.status == "failed":
-            out.append(_file_failed(root, path, outcome.message))
+            # The line and the .txt name the file already.
+            why = outcome.message.removeprefix(f"{outcome.path}: ")
+            out.append(_file_failed(root, path, why))
         elif failed_pages:
             why = "\n".join(f"page {n}: {e}" for n, e in failed_pages)
             pages, _ = _stored(archive, path, status="failed")
@@ -334,7 +336,6 @@ def _file_failed(root: Path, path: Path, why: str, stored: bool = False) -> Watc
     moved.with_name(moved.name + ".txt").write_text(
         f"{path.name} could not be read ({when}).\n\n{why}\n\nWhat to do: {todo}\n",
         encoding="utf-8")
-    log.warning("%s: %s", path.name, why)
     return WatchedFile(_rel(root, path), "failed", why.replace("\n", "; "), moved)
 
 
