@@ -5,6 +5,8 @@
 #   docker build -t scanflow .
 #   docker run --rm -v "$PWD/archive:/archive" -v "$PWD/scans:/scans:ro" scanflow \
 #       ingest /scans --half-term 2026-27-autumn-1 --genre narrative
+#   docker run -d --restart unless-stopped --name scanflow-watch \
+#       -v "$PWD/archive:/archive" -v /srv/scans:/scans scanflow watch /scans --poll
 FROM debian:bookworm-slim
 
 ENV DEBIAN_FRONTEND=noninteractive \

@@ -36,8 +36,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     sudo="sudo"
   fi
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Another install (or the daily update) may hold apt's lock: wait for it, and say so,
+  # rather than fail with apt's "Could not get lock".
+  lock_wait=(-o DPkg::Lock::Timeout="${APT_LOCK_TIMEOUT:-600}")
+  if command -v fuser >/dev/null &&
+     $sudo fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
+    say "Another program is installing packages; waiting for it to finish (up to ${APT_LOCK_TIMEOUT:-600} s)"
+  fi
+  $sudo apt-get "${lock_wait[@]}" update -qq
+  $sudo apt-get "${lock_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # --- Python environment ----------------------------------------------------------------
@@ -62,6 +69,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+if [ "$mode" = test ] && ! .venv/bin/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("ocrd_validators") is None)'; then
+  # The tests validate the PAGE XML export against the published PAGE 2019 schema, which
+  # PyPI has in OCR-D's ocrd-validators; only its page.xsd is used, so not its dependencies.
+  say "Installing the PAGE XML schema for the tests (ocrd-validators, without dependencies)"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+      "ocrd-validators==2.67.1" > .venv/pip.log 2>&1 || { cat .venv/pip.log >&2; exit 1; }
+fi
 
 # --- run -------------------------------------------------------------------------------
 case "$mode" in
@@ -85,8 +99,13 @@ case "$mode" in
 Next: look at what was read and correct it beside the page images:
     .venv/bin/scanflow serve --archive "$SCANFLOW_ARCHIVE"
 then open http://127.0.0.1:8000/ in a browser (Ctrl+C stops it).
-One sample page had no pupil in its name: it waits under "Unassigned pages".
 NEXT
+    # Said only while it is true: after a page is assigned, a second run must not repeat it.
+    waiting=$($sf unassigned | grep -c '^page ' || true)
+    if [ "$waiting" -gt 0 ]; then
+      echo "$waiting page(s) had no pupil in the file name: they wait under \"Unassigned pages\"" \
+           "(or: .venv/bin/scanflow unassigned)."
+    fi
     ;;
   test)
     say "Running the tests"

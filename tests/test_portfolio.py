@@ -124,8 +124,8 @@ def test_grid_cli(archive, school):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
         "Class 3A, Spring 1 2026-27: 3 pupils, 2 pieces, 1 scored; band Year 3, minimum "
-        "length 60 words")
-    assert "Below the Year 3 minimum of 60 words (*): Ava Smith (10)" in result.output
+        "length 60 words, Year 2's: the rubric gives none for Year 3")
+    assert "Below the minimum length of 60 words (*): Ava Smith (10)" in result.output
     assert "No piece this half term: Zephyrine Quillfeather" in result.output
     result = runner.invoke(cli, ["grid", "--archive", str(archive.path), "--year", "3",
                                  "--half-term", "2026-27-autumn-1", "--json"])

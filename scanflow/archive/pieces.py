@@ -125,6 +125,32 @@ def list_pieces(archive: Archive, *, class_name: str | None = None,
     return [PieceSummary(*row) for row in archive.db.execute(sql, params)]
 
 
+def check_piece_filters(archive: Archive, *, class_name: str | None = None,
+                        half_term: str | None = None,
+                        genre: str | None = None) -> tuple[str | None, str | None, str | None]:
+    """The filters of a piece listing, checked against the archive and written as stored.
+
+    A filter that can match nothing (a class no pupil is in, 'autumn' for a half term) is an
+    error that says what is wrong, not an empty list that looks like "no pieces yet".
+    """
+    if class_name:
+        known = [r[0] for r in archive.db.execute(
+            "SELECT DISTINCT class_name FROM pupils WHERE class_name IS NOT NULL "
+            "ORDER BY class_name")]
+        match = [c for c in known if c.lower() == class_name.strip().lower()]
+        if not match:
+            listed = ", ".join(known) if known else "none: no class list imported yet"
+            raise UsageError(f"No class '{class_name}' in the archive (classes: {listed}).",
+                             hint="Check the class name as the class list writes it, or "
+                                  "import the class list: scanflow roster import FILE.csv")
+        class_name = match[0]
+    if half_term:
+        half_term = str(HalfTerm.parse(half_term))
+    if genre:
+        genre = check_genre(archive, genre)
+    return class_name, half_term, genre
+
+
 def get_piece(archive: Archive, piece_id: int) -> PieceSummary:
     rows = archive.db.execute(_PIECE_SQL + " WHERE pieces.id = ? GROUP BY pieces.id",
                               [piece_id]).fetchall()

@@ -99,6 +99,25 @@ def parse_year_group(value: str) -> int | None:
     return year
 
 
+# What office files that are not CSV start with, as the user would name them.
+_SIGNATURES = [(b"PK\x03\x04", "an Excel workbook (.xlsx) or another zipped file"),
+               (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+               (b"%PDF", "a PDF"), (b"\x89PNG", "an image"), (b"\xff\xd8\xff", "an image")]
+
+
+def _binary_kind(path: Path) -> str | None:
+    """What a file that cannot be a CSV looks like, or None if it could be one."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return kind
+    # Text never holds NUL bytes (UTF-16 exports aside, which have a byte-order mark).
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "a binary file, not text"
+    return None
+
+
 def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
     """Parse a roster CSV without touching an archive."""
     path = Path(path)
@@ -106,8 +125,16 @@ def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
         raise InputFileError("roster file not found.", path=str(path),
                              hint="Check the path; export the class list from your MIS as CSV.")
     report = RosterReport()
+    not_csv = _binary_kind(path)
+    if not_csv:
+        raise InputFileError(
+            f"is not a CSV file (it looks like {not_csv}).", path=str(path),
+            hint="Export the class list from your MIS as CSV, or open it in Excel and use "
+                 "Save As > CSV (comma delimited), then import that file.")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
+        utf16 = path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+        text = path.read_text(encoding="utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError:
         text = path.read_text(encoding="cp1252")
     rows = list(csv.reader(text.splitlines()))

@@ -43,7 +43,7 @@ def grid(archive, class_name, year_group, half_term, genre_name, rubric_dir, as_
 
 @cli.group()
 def export():
-    """Data out: levels CSV for the MIS, ALTO XML, searchable PDF."""
+    """Data out: levels CSV for the MIS, ALTO and PAGE XML, searchable PDF."""
 
 
 @export.command("levels")
@@ -77,6 +77,21 @@ def export_alto(archive, piece_id, out_dir, no_images):
     from scanflow.exports.alto import write_alto
 
     paths = write_alto(archive, piece_id, out_dir, images=not no_images)
+    click.echo(f"{out_dir}: " + ", ".join(p.name for p in paths))
+
+
+@export.command("page")
+@archive_option
+@click.argument("piece_id", type=int)
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
+@click.option("--no-images", is_flag=True, help="Only the XML, not the page images.")
+def export_page(archive, piece_id, out_dir, no_images):
+    """PAGE XML (2019) per page: region, lines with baselines, words, text; for eScriptorium
+    and Transkribus."""
+    from scanflow.exports.page_xml import write_page_xml
+
+    paths = write_page_xml(archive, piece_id, out_dir, images=not no_images)
     click.echo(f"{out_dir}: " + ", ".join(p.name for p in paths))
 
 

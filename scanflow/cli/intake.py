@@ -52,20 +52,37 @@ def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs,
         click.echo(json.dumps(summary_dict(report), indent=2))
     else:
         click.echo(format_ingest_report(report))
+    sys.exit(int(ingest_exit_code(report)))
+
+
+def ingest_exit_code(report) -> ExitCode:
+    """0 all read; 3 nothing could be read because of the files; 6 some files or pages
+    failed beside others that were read (or pages failed); 130 interrupted."""
     if report.interrupted:
-        sys.exit(int(ExitCode.ctrl_c))
-    if not report.ok:
-        sys.exit(int(ExitCode.partial))
+        return ExitCode.ctrl_c
+    if report.ok:
+        return ExitCode.ok
+    read = report.pages_ok + report.pages_blank + sum(f.status == "already" for f in report.files)
+    if report.failed_files and not report.failed_pages and not read:
+        return ExitCode.input_file
+    return ExitCode.partial
 
 
 def format_ingest_report(report) -> str:
     s = []
     new = sum(f.status in ("new", "resumed") for f in report.files)
     already = [f for f in report.files if f.status == "already"]
-    s.append(f"Batch {report.batch_id}: {new} file(s) read, {len(already)} already in the "
-             f"archive, {len(report.failed_files)} could not be read.")
+    if report.batch_id is None:
+        s.append(f"Nothing new to read: {len(already)} file(s) already in the archive, "
+                 f"{len(report.failed_files)} could not be read. The archive is unchanged.")
+    else:
+        s.append(f"Batch {report.batch_id}: {new} file(s) read, {len(already)} already in the "
+                 f"archive, {len(report.failed_files)} could not be read.")
     for f in already:
         s.append(f"  {f.path}: {f.message}")
+    if report.skipped:
+        s.append(f"Skipped {len(report.skipped)} file(s) that are not scans (PDF, PNG, JPEG, "
+                 "TIFF): " + ", ".join(report.skipped))
     conf = f"{report.mean_confidence:.0f}%" if report.mean_confidence is not None else "-"
     s.append(f"  pieces: {len(report.pieces)}   pages: {report.pages_ok + report.pages_blank} "
              f"({report.pages_blank} blank)   words: {report.words}   "
@@ -87,6 +104,61 @@ def format_ingest_report(report) -> str:
     if report.failed_pages:
         s.append("  fix or rescan the failed pages, then run the same ingest with --retry-failed")
     return "\n".join(s)
+
+
+@cli.command()
+@archive_option
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--half-term", help="For files not in a half-term sub-folder, e.g. 2026-27-autumn-1")
+@click.option("--genre", "genre_name", help="For files not in a genre sub-folder, e.g. narrative")
+@click.option("--engine", help="OCR engine (default: the archive's setting).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+@click.option("--settle", type=click.FloatRange(0.1, 600), default=5.0, show_default=True,
+              help="Seconds a file must stay unchanged before it is read.")
+@click.option("--poll/--no-poll", default=None,
+              help="Poll the folder instead of waiting for events (default: poll only on a "
+                   "network share).")
+@click.option("--poll-interval", type=click.FloatRange(0.2, 600), default=2.0, show_default=True,
+              help="Seconds between polls.")
+@click.option("--once", is_flag=True, help="Read what is in the folder now, then stop (exit "
+              "code 3 if no file could be read, 6 if some could not).")
+def watch(archive, folder, half_term, genre_name, engine, jobs, settle, poll, poll_interval,
+          once):
+    """Watch a scan folder and read each file that arrives (Ctrl+C stops).
+
+    Half term and genre come from sub-folders (FOLDER/2026-27-autumn-1/narrative/...) or the
+    options. A file read goes to FOLDER/done/, one that cannot be read to FOLDER/failed/
+    with a .txt beside it saying why. One line per file is printed.
+    """
+    import signal
+    from datetime import datetime
+
+    from scanflow.intake.watch import WatchOptions
+    from scanflow.intake.watch import watch as run_watch
+
+    def stop_on_term(signum, frame):  # systemd stops a service with SIGTERM
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    options = WatchOptions(half_term=half_term, genre=genre_name, engine=engine, jobs=jobs,
+                           settle=settle, poll=poll, poll_interval=poll_interval)
+
+    root = folder.resolve()
+    statuses = []
+
+    def line(done):
+        statuses.append(done.status)
+        where = f" (why: {done.moved_to.relative_to(root)}.txt)" if done.status == "failed" else ""
+        click.echo(f"{datetime.now():%Y-%m-%d %H:%M:%S} {done.status:7} {done.relative}: "
+                   f"{done.message}{where}")
+
+    if not once:
+        click.echo(f"Watching {folder} (Ctrl+C stops). Files read go to done/, files that "
+                   "cannot be read to failed/.", err=True)
+    run_watch(archive, folder, options, on_file=line, once=once)
+    # --once runs from cron or a script: its exit code says how it went, as ingest's does.
+    if "failed" in statuses:
+        sys.exit(int(ExitCode.partial if set(statuses) - {"failed"} else ExitCode.input_file))
 
 
 @cli.command()

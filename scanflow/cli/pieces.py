@@ -22,8 +22,10 @@ def pieces(archive, class_name, half_term, genre_name, status, as_json):
     """List pieces of writing."""
     from dataclasses import asdict
 
-    from scanflow.archive.pieces import list_pieces
+    from scanflow.archive.pieces import check_piece_filters, list_pieces
 
+    class_name, half_term, genre_name = check_piece_filters(
+        archive, class_name=class_name, half_term=half_term, genre=genre_name)
     rows = list_pieces(archive, class_name=class_name, half_term=half_term, genre=genre_name,
                        status=status)
     if as_json:
@@ -33,7 +35,9 @@ def pieces(archive, class_name, half_term, genre_name, status, as_json):
         conf = f"{r.mean_confidence:.0f}%" if r.mean_confidence is not None else "-"
         click.echo(f"{r.id:>5}  {r.pupil_name:<24} {r.class_name or '-':<4} {r.half_term:<18} "
                    f"{r.genre:<11} {r.pages}p {r.words:>4}w conf {conf:>4}  {r.status}")
-    if not rows:
+    if not rows and (class_name or half_term or genre_name or status):
+        click.echo("No pieces match these filters.")
+    elif not rows:
         click.echo("No pieces yet. Ingest scans with: scanflow ingest PATH --half-term ... --genre ...")
 
 

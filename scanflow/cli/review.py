@@ -8,6 +8,7 @@ import sys
 import click
 
 from scanflow.cli.base import archive_option, cli
+from scanflow.errors import UsageError
 
 
 @cli.command()
@@ -36,6 +37,13 @@ def user():
 def _new_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        # click would warn "GetPassWarning" and abort; say what to do instead.
+        raise UsageError("There is no terminal to type the password in (input is redirected "
+                         "or the command runs from a script).",
+                         hint="Give the password on standard input with --password-stdin, "
+                              "e.g.: printf '%s\\n' \"$PASSWORD\" | scanflow user add NAME "
+                              "--role office --password-stdin")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 

@@ -14,6 +14,7 @@ reference characters (or words), with whitespace collapsed.
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,16 @@ from scanflow.ocr.preprocess import PreprocessSettings
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 DEFAULT_DPI = 300.0
 GT_SUFFIX = ".gt.txt"
+# Ground truth of one page of a scan: <scan stem>.p<N>.gt.txt (as in scans_sample/truth/).
+PAGE_GT = re.compile(r"^(?P<scan>.+)\.p(?P<page>[1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    """Page ``page`` (1-based) of a scan file (PDF or image), read as ingest renders it."""
+
+    path: Path
+    page: int
 
 
 @dataclass
@@ -119,8 +130,13 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def find_pairs(data_dir: str | os.PathLike) -> list[tuple[str, Path, Path]]:
-    """``(stem, image, ground truth)`` for every image with a ``.gt.txt``, sorted by stem."""
+def find_pairs(data_dir: str | os.PathLike) -> list[tuple[str, Path | ScanPage, Path]]:
+    """``(stem, image, ground truth)`` for every image with a ``.gt.txt``, sorted by stem.
+
+    A ``<scan>.p<N>.gt.txt`` with no image of its own name is page N of the scan
+    ``<scan>.pdf`` (or an image) in the same folder or the one above, so a folder of
+    truths beside the scans (``scans_sample/truth/``) evaluates as it is.
+    """
     folder = Path(data_dir)
     if not folder.exists():
         raise UsageError(f"Evaluation folder not found: {folder}")
@@ -131,15 +147,24 @@ def find_pairs(data_dir: str | os.PathLike) -> list[tuple[str, Path, Path]]:
     for path in folder.iterdir():
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             images.setdefault(path.stem, path)
-    pairs = []
+    scans: dict[str, Path] = {}
+    for where in (folder.parent, folder):  # the folder's own scans win
+        for path in where.iterdir():
+            if path.suffix.lower() in (*IMAGE_SUFFIXES, ".pdf") and path.is_file():
+                scans[path.stem] = path
+    pairs: list[tuple[str, Path | ScanPage, Path]] = []
     for gt in sorted(folder.glob("*" + GT_SUFFIX)):
         stem = gt.name[: -len(GT_SUFFIX)]
+        page = PAGE_GT.match(stem)
         if stem in images:
             pairs.append((stem, images[stem], gt))
+        elif page and page["scan"] in scans:
+            pairs.append((stem, ScanPage(scans[page["scan"]], int(page["page"])), gt))
     if not pairs:
         raise UsageError(
             f"No image + ground-truth pairs found in {folder}.",
-            hint="Expected files like line01.jpg (or .png/.tif) with line01.gt.txt beside it.",
+            hint="Expected files like line01.jpg (or .png/.tif) with line01.gt.txt beside it, "
+                 "or page N of a scan: class-3A.pdf with class-3A.pN.gt.txt.",
         )
     return pairs
 
@@ -155,10 +180,17 @@ def sample(items: list, limit: int | None) -> list:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def load_image(path: Path):
+def load_image(path: Path | ScanPage):
     """RGB array and its resolution (``DEFAULT_DPI`` when the file does not say)."""
     import numpy as np
     from PIL import Image, ImageOps
+
+    if isinstance(path, ScanPage):
+        from scanflow.intake import sources
+
+        rendered = sources.render_page(sources.inspect(path.path), path.page,
+                                       dpi=int(DEFAULT_DPI))
+        return rendered.rgb, rendered.dpi
 
     with Image.open(path) as img:
         img = ImageOps.exif_transpose(img)
@@ -181,7 +213,7 @@ def _init_worker(engine_name: str, threads: int, options: dict[str, Any]) -> Non
     _WORKER["engine"] = get_engine(engine_name, threads=threads, **options)
 
 
-def _read_one(stem: str, image: Path, gt: Path, settings: PreprocessSettings):
+def _read_one(stem: str, image: Path | ScanPage, gt: Path, settings: PreprocessSettings):
     from scanflow.ocr.reader import read_page
 
     reference = gt.read_text(encoding="utf-8")

@@ -26,6 +26,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from scanflow.archive.store import Archive, now
 from scanflow.errors import UsageError
@@ -236,6 +237,16 @@ def alto_xml(page: PageText, *, image_name: str, piece_id: int, version: int,
 def write_alto(archive: Archive, piece_id: int, out_dir: str | Path, *,
                images: bool = True) -> list[Path]:
     """Write ``piece<ID>_p<N>.alto.xml`` for each page (and its PNG beside it)."""
+    return write_per_page(archive, piece_id, out_dir, ".alto.xml", alto_xml, images=images)
+
+
+def write_per_page(archive: Archive, piece_id: int, out_dir: str | Path, suffix: str,
+                   to_xml: Callable[..., bytes], *, images: bool = True) -> list[Path]:
+    """Write ``piece<ID>_p<N><suffix>`` made by ``to_xml`` for each page of the final
+    transcription, with the page image beside it; shared by the ALTO and PAGE exports.
+
+    ``to_xml(page, image_name=, piece_id=, version=, software_version=)`` returns bytes.
+    """
     from scanflow import __version__
     from scanflow.archive.transcription import latest_number
 
@@ -250,9 +261,9 @@ def write_alto(archive: Archive, piece_id: int, out_dir: str | Path, *,
     for page in pages:
         stem = f"piece{piece_id}_p{page.position}"
         image_name = f"{stem}.png"
-        xml_path = out_dir / f"{stem}.alto.xml"
-        xml_path.write_bytes(alto_xml(page, image_name=image_name, piece_id=piece_id,
-                                      version=version, software_version=__version__))
+        xml_path = out_dir / f"{stem}{suffix}"
+        xml_path.write_bytes(to_xml(page, image_name=image_name, piece_id=piece_id,
+                                    version=version, software_version=__version__))
         written.append(xml_path)
         if images and page.image_path:
             source = archive.image(page.image_path)

@@ -6,7 +6,7 @@ For a class and half term, :func:`class_view` gives
   one column per rubric criterion, the pupil's current level in each;
 * the distribution of levels per criterion (how many at 1, 2, ... 5) and the mean;
 * the pupils whose piece is shorter than the year band's minimum length (the rubric's
-  "Text = N+ words" at Level 3, :func:`scanflow.scoring.criteria.length_minimum`);
+  "Text = N+ words" at Level 3, :func:`scanflow.scoring.rubric.length_minimum`);
 * the change since the previous assessed half term (the latest earlier half term in
   which these pupils have scored pieces), per pupil and as a mean per criterion;
 * who has no piece, and whose piece is not scored yet.
@@ -77,6 +77,7 @@ class GroupView:
     year_groups: list[int]
     band: str | None  # the rubric band's label, e.g. "Year 4"
     min_words: int | None
+    length_rule: str | None  # how min_words was decided (scanflow.scoring.rubric)
     criteria: dict[str, str]
     rows: list[GridRow]
     classes: list[ClassSummary] = field(default_factory=list)  # year view only
@@ -192,8 +193,8 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
                     if (y := placements.at(pid, ht).year_group) is not None)
     year_groups = sorted(years)
     main_year = years.most_common(1)[0][0] if years else None
-    band_label, min_words = _length_rule(genre or _main_genre(chosen, str(ht), rubric_dir),
-                                         main_year, rubric_dir)
+    band_label, min_words, length_rule = _length_rule(
+        genre or _main_genre(chosen, str(ht), rubric_dir), main_year, rubric_dir)
     rules: dict[tuple[str, int | None], int | None] = {}
     rows = []
     for pid in pupil_ids:
@@ -218,6 +219,7 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
                                 rubric_dir, every_rubric_criterion=True)
     return GroupView(title=title, half_term=str(ht), previous_half_term=previous_term,
                      year_groups=year_groups, band=band_label, min_words=min_words,
+                     length_rule=length_rule,
                      criteria=criteria, rows=rows)
 
 
@@ -233,23 +235,24 @@ def _main_genre(chosen: dict, term: str, rubric_dir: str | Path | None) -> str:
 
 
 def _length_rule(genre: str, year_group: int | None,
-                 rubric_dir: str | Path | None) -> tuple[str | None, int | None]:
-    """The band label and its minimum length (the nearest younger band's if missing)."""
+                 rubric_dir: str | Path | None) -> tuple[str | None, int | None, str | None]:
+    """The band label, its minimum length (the nearest younger band's if missing) and the
+    words that say so."""
     if year_group is None:
-        return None, None
+        return None, None, None
     from scanflow.errors import ScanflowError
-    from scanflow.scoring.criteria import length_minimum
     from scanflow.scoring.levels import rubric_for
-    from scanflow.scoring.rubric import band_for_year
+    from scanflow.scoring.rubric import band_for_year, describe_length_minimum, length_minimum
 
     rubric = rubric_for(genre, rubric_dir)
     if rubric is None:
-        return None, None
+        return None, None, None
     try:
         band = band_for_year(rubric, year_group)
     except ScanflowError:
-        return None, None
-    return band.label, length_minimum(rubric, band)[0]
+        return None, None, None
+    return (band.label, length_minimum(rubric, band)[0],
+            describe_length_minimum(rubric, band))
 
 
 def format_view(view: GroupView) -> str:
@@ -261,8 +264,8 @@ def format_view(view: GroupView) -> str:
     out = [f"{view.title}, {ht.label}: {len(view.rows)} pupils, "
            f"{sum(r.piece_id is not None for r in view.rows)} pieces, "
            f"{sum(bool(r.levels) for r in view.rows)} scored"
-           + (f"; band {view.band}, minimum length {view.min_words} words"
-              if view.min_words else f"; band {view.band}" if view.band else "")]
+           + (f"; band {view.band}, {view.length_rule}" if view.band and view.length_rule
+              else f"; band {view.band}" if view.band else "")]
     prev = f" (change since {view.previous_half_term})" if view.previous_half_term else ""
     out.append("")
     out.append(f"{'pupil':<24} {'class':<6} {'words':>5}  " +
@@ -292,7 +295,7 @@ def format_view(view: GroupView) -> str:
                    f"{c.below_minimum} below minimum; mean " + " ".join(
                        f"{heads[cid]} {m:.1f}" for cid, m in c.mean.items() if m is not None))
     if view.below_minimum:
-        out.append(f"Below the {view.band} minimum of {view.min_words} words (*): " + ", ".join(
+        out.append(f"Below the minimum length of {view.min_words} words (*): " + ", ".join(
             f"{r.name} ({r.words})" for r in view.below_minimum))
     if view.without_piece:
         out.append("No piece this half term: " + ", ".join(r.name for r in view.without_piece))

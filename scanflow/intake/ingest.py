@@ -411,6 +411,13 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     report.batch_id = batch_id
 
     tasks = list(_plan(archive, scans, options, batch_id, linker, report))
+    if not tasks and not any(f.status in ("new", "resumed") for f in report.files):
+        # Nothing new to read: the run leaves the archive exactly as it was.
+        with archive.transaction() as db:
+            db.execute("DELETE FROM batches WHERE id = ?", [batch_id])
+        report.batch_id = None
+        report.seconds = time.monotonic() - started
+        return report
     jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(tasks) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     status = "finished"
@@ -541,6 +548,7 @@ def summary_dict(report: IngestReport) -> dict:
         "files_resumed": sum(f.status == "resumed" for f in report.files),
         "files_already_ingested": sum(f.status == "already" for f in report.files),
         "files_failed": [{"file": f.path, "error": f.message} for f in report.failed_files],
+        "files_skipped": report.skipped,
         "pages": report.pages_ok + report.pages_blank,
         "pages_blank": report.pages_blank,
         "pages_failed": [{"file": p, "page": n, "error": e} for p, n, e in report.failed_pages],

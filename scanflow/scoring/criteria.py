@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanflow.scoring.features import Features, Found
-from scanflow.scoring.rubric import Band, Rubric
+from scanflow.scoring.rubric import Band, Rubric, length_minimum  # noqa: F401 (used here, and by callers)
 from scanflow.scoring.wordlists import statutory_list_name
 
 TOP_BAND = "year6plus"
@@ -104,22 +104,6 @@ class _Scale:
 
     def count(self, n: float, distinct: bool = False) -> float:
         return math.log2(1 + n * (self.per ** 0.6 if distinct else self.per))
-
-
-def length_minimum(rubric: Rubric, band: Band) -> tuple[int | None, Band | None]:
-    """The minimum length to judge ``band`` against, and the band it comes from.
-
-    The band's own ``min_words``; where the rubric marks it missing, the nearest younger
-    band's (never a number the rubric does not have); None if no band has one.
-    """
-    if band.min_words is not None:
-        return band.min_words, band
-    younger = sorted((b for b in rubric.bands if b.min_words is not None and
-                      max(b.year_groups) < min(band.year_groups)),
-                     key=lambda b: max(b.year_groups))
-    if younger:
-        return younger[-1].min_words, younger[-1]
-    return None, None
 
 
 def _length_evidence(f: Features, band: Band, evidence: list[Evidence], s: _Scale) -> None:

@@ -315,6 +315,35 @@ def _wrap(text: str, indent: str, width: int) -> list[str]:
     return lines
 
 
+def length_minimum(rubric: Rubric, band: Band) -> tuple[int | None, Band | None]:
+    """The minimum length to judge ``band`` against, and the band it comes from.
+
+    The band's own ``min_words``; where the rubric marks it missing, the nearest younger
+    band's (never a number the rubric does not have); None if no band has one.
+    """
+    if band.min_words is not None:
+        return band.min_words, band
+    younger = sorted((b for b in rubric.bands if b.min_words is not None and
+                      max(b.year_groups) < min(band.year_groups)),
+                     key=lambda b: max(b.year_groups))
+    if younger:
+        return younger[-1].min_words, younger[-1]
+    return None, None
+
+
+def describe_length_minimum(rubric: Rubric, band: Band) -> str:
+    """The minimum length ``band`` is judged against, in the one wording every screen uses
+    (``grid``, ``rubric show``, the review app), so none can contradict ``score``'s evidence."""
+    minimum, source = length_minimum(rubric, band)
+    if minimum is None or source is None:
+        return (f"no minimum length: the rubric gives none for {band.label} or any younger "
+                "band")
+    if source is band:
+        return f"minimum length {minimum} words"
+    return (f"minimum length {minimum} words, {source.label}'s: the rubric gives none for "
+            f"{band.label}")
+
+
 def format_band(rubric: Rubric, band: Band, width: int = 88) -> str:
     """A band's criteria and descriptors, for reading in a terminal."""
     years = ", ".join("K" if y == 0 else str(y) for y in band.year_groups)
@@ -322,7 +351,8 @@ def format_band(rubric: Rubric, band: Band, width: int = 88) -> str:
         years += " and above"
     out = [f"{rubric.title} (version {rubric.version})", f"{band.label} (year group {years})"]
     if band.min_words is None:
-        out.append("Minimum length (Level 3): missing in the school's document")
+        out.append("Minimum length (Level 3): missing in the school's document; scoring "
+                   "and class grids use " + describe_length_minimum(rubric, band))
     else:
         out.append(f"Minimum length (Level 3): {band.min_words}+ words")
     for crit in band.criteria:
