@@ -443,3 +443,13 @@ def _m006() -> str:
     -- Class views find who was in a class in an earlier year through pupil_history.
     CREATE INDEX idx_pupil_history_class ON pupil_history(class_name);
     """
+
+
+@migration(11, "ingest runs: which process; speed at 25,000 pieces")
+def _m011() -> str:
+    return """
+    -- The process running a batch, so the next ingest can tell a batch still running from
+    -- one that was killed (status stays 'running' for ever otherwise).
+    ALTER TABLE batches ADD COLUMN pid INTEGER;
+    ALTER TABLE batches ADD COLUMN host TEXT;
+    """

@@ -23,6 +23,7 @@ import json
 import logging
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -391,7 +392,8 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
 
     scans, skipped = sources.discover(paths)
     if not scans:
-        raise UsageError("No scans found in " + ", ".join(str(p) for p in paths) + ".",
+        where = ", ".join(sources.display_path(p) for p in paths)
+        raise UsageError(f"No scans found in {where}.",
                          hint="Give PDF, PNG, JPEG or TIFF files, or folders holding them.")
     clean_temporary_files(archive.images_dir)
     linker = PupilLinker(known, options.pupil, manifest)
@@ -399,14 +401,17 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
                                   expect_class=options.expect_class)
 
     report = IngestReport(batch_id=None, archive=str(archive.path),
-                          skipped=[str(p) for p in skipped], codes=splitter.report)
-    for path in skipped:
-        log.info("%s: skipped (not a scan)", path)
+                          skipped=[sources.display_path(p) for p in skipped],
+                          codes=splitter.report)
+    for name in report.skipped:
+        log.info("%s: skipped (not a scan)", name)
 
+    mark_abandoned_batches(archive)
     with archive.transaction() as db:
         batch_id = db["batches"].insert({
             "started_at": now(), "half_term": half_term, "genre": genre,
             "engine": engine_name, "status": "running", "actor": current_user(),
+            "pid": os.getpid(), "host": socket.gethostname(),
         }).last_pk
     report.batch_id = batch_id
 
@@ -430,6 +435,41 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     return report
 
 
+def mark_abandoned_batches(archive: Archive) -> list[int]:
+    """Mark as ``interrupted`` every batch still ``running`` whose process is gone.
+
+    A batch killed outright (power cut, ``kill -9``, a closed terminal) never reaches
+    :func:`_finish`; the next ingest finds it here. Its stored pages stay, and running its
+    command again carries on. A batch started on another computer (an archive on a shared
+    drive) cannot be checked from here and is left alone. Returns the batch ids marked.
+    """
+    host = socket.gethostname()
+    gone = [batch_id for batch_id, pid, batch_host in archive.db.execute(
+        "SELECT id, pid, host FROM batches WHERE status = 'running'")
+        if pid is None or (batch_host == host and not _process_alive(pid))]
+    if gone:
+        with archive.transaction() as db:
+            for batch_id in gone:
+                db.execute("UPDATE batches SET status = 'interrupted', finished_at = ? "
+                           "WHERE id = ?", [now(), batch_id])
+                archive.log_event("ingest.abandoned", f"batch:{batch_id}")
+        log.warning("batch %s stopped without finishing (killed or the computer went off); "
+                    "marked as interrupted", ", ".join(map(str, gone)))
+    return gone
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
 def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id: int,
           linker: PupilLinker, report: IngestReport) -> Iterator[PageTask]:
     for path in scans:
@@ -437,7 +477,7 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
             scan = sources.inspect(path, max_pixels=options.max_pixels)
         except ScanflowError as exc:
             log.error("%s", exc)
-            report.files.append(FileOutcome(str(path), "failed", str(exc)))
+            report.files.append(FileOutcome(sources.display_path(path), "failed", str(exc)))
             continue
         row = archive.db.execute("SELECT status, batch_id FROM files WHERE sha256 = ?",
                                  [scan.sha256]).fetchone()
@@ -448,7 +488,8 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
                 [scan.sha256])}
             if not (options.retry_failed and failed):
                 report.files.append(FileOutcome(
-                    str(path), "already", f"already ingested in batch {row[1]}; nothing to do",
+                    sources.display_path(path), "already",
+                    f"already ingested in batch {row[1]}; nothing to do",
                     batch_id=row[1]))
                 continue
             done_pages = set(range(1, scan.page_count + 1)) - failed
@@ -462,11 +503,13 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
         with archive.transaction() as db:
             db["files"].upsert({
                 "sha256": scan.sha256, "batch_id": row[1] if row else batch_id,
-                "path": str(path.resolve()), "name": path.name, "size": scan.size,
+                "path": sources.display_path(path.resolve()),
+                "name": sources.display_path(path.name), "size": scan.size,
                 "kind": scan.kind, "page_count": scan.page_count, "status": "processing",
                 "error": None, "added_at": now(),
             }, pk="sha256")
-        report.files.append(FileOutcome(str(path), outcome, batch_id=batch_id))
+        report.files.append(FileOutcome(sources.display_path(path), outcome,
+                                        batch_id=batch_id))
         for page_number in range(1, scan.page_count + 1):
             if page_number in done_pages:
                 continue
@@ -500,9 +543,10 @@ def _run(tasks: list[PageTask], engine_name: str, jobs: int,
 
 
 def _tally(report: IngestReport, task: PageTask, result: PageResult, piece_id) -> None:
-    name = Path(task.path).name
+    name = sources.display_path(Path(task.path).name)
     if result.status == "failed":
-        report.failed_pages.append((task.path, task.page_number, result.error or ""))
+        report.failed_pages.append((sources.display_path(task.path), task.page_number,
+                                    result.error or ""))
         log.error("%s page %d: %s", name, task.page_number, result.error)
         return
     if result.status == "blank":
