@@ -244,7 +244,66 @@ def _init_worker(engine_name: str, threads: int) -> None:
     # One engine per worker process, made once; OpenCV's own threads would fight the pool.
     cv2.setNumThreads(1)
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
-    _WORKER["engine"] = get_engine(engine_name, threads=threads)
+    engine = get_engine(engine_name, threads=threads)
+    # Load the models now, while the ingest process is still hashing and counting pages,
+    # not when the first page arrives.
+    engine.warm_up()
+    _WORKER["engine"] = engine
+
+
+def engine_threads(jobs: int, cores: int | None = None) -> int:
+    """Threads each worker's engine may use: workers x threads <= cores.
+
+    Measured (README, "How long it takes"): RapidOCR spends about 1.4 CPU-s on a page with
+    one thread and 1.9 with two, for the same wall time on a busy machine, so spare cores
+    go to more workers, and a worker gets a second thread only when there are fewer
+    workers than cores.
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, jobs))
+
+
+def planned_jobs(requested: int | None, scans: list[Path], cores: int | None = None) -> int:
+    """Workers for a run, decided before its pages are counted (so they can start early):
+    one per core, but no more than there are pages when every scan is a one-page image."""
+    jobs = requested or cores or os.cpu_count() or 1
+    if not any(p.suffix.lower() in (".pdf", ".tif", ".tiff") for p in scans):
+        jobs = min(jobs, len(scans))
+    return max(1, jobs)
+
+
+class PageReaders:
+    """Where pages are read: this process (one job) or a pool of worker processes.
+
+    The pool is started as soon as the run knows its files, before they are hashed and
+    counted, so each worker's interpreter, OpenCV and engine models load in parallel with
+    that planning; its workers then read pages while this process stores the results.
+    """
+
+    def __init__(self, engine_name: str, jobs: int, threads: int):
+        self.engine_name, self.jobs, self.threads = engine_name, jobs, threads
+        self.pool = None
+        if jobs > 1:
+            ctx = multiprocessing.get_context("spawn")
+            self.pool = ctx.Pool(jobs, initializer=_init_worker,
+                                 initargs=(engine_name, threads))
+
+    def read(self, tasks: list[PageTask]) -> Iterator[tuple[PageTask, PageResult]]:
+        if not tasks:
+            return
+        if self.pool is None:
+            engine = get_engine(self.engine_name, threads=self.threads)
+            for task in tasks:
+                yield task, process_page(task, engine)
+            return
+        # imap keeps page order, so pages join their piece in the order they were scanned.
+        yield from zip(tasks, self.pool.imap(_worker_task, tasks, chunksize=1))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
 
 def _die_with_parent() -> None:
@@ -415,13 +474,13 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
         }).last_pk
     report.batch_id = batch_id
 
-    tasks = list(_plan(archive, scans, options, batch_id, linker, report))
-    jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(tasks) or 1))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    jobs = planned_jobs(options.jobs, scans)
+    readers = PageReaders(engine_name, jobs, engine_threads(jobs))
     status = "finished"
-    progress.start(len(tasks), "Reading pages")
     try:
-        for task, result in _run(tasks, engine_name, jobs, threads):
+        tasks = list(_plan(archive, scans, options, batch_id, linker, report))
+        progress.start(len(tasks), "Reading pages")
+        for task, result in readers.read(tasks):
             placement = splitter.place(batches.page_code(task, result))
             piece_id = save_page(archive, batch_id, task, result, half_term, genre, placement)
             _tally(report, task, result, piece_id)
@@ -430,6 +489,7 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
         report.interrupted = True
         status = "interrupted"
     finally:
+        readers.close()
         progress.finish()
         _finish(archive, report, batch_id, status, started)
     return report
@@ -519,27 +579,6 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
                 dpi=options.dpi, max_pixels=options.max_pixels, preprocess=options.preprocess,
                 pupil_id=linker.pupil_for(path, page_number),
             )
-
-
-def _run(tasks: list[PageTask], engine_name: str, jobs: int,
-         threads: int) -> Iterator[tuple[PageTask, PageResult]]:
-    if not tasks:
-        return
-    if jobs == 1:
-        engine = get_engine(engine_name, threads=threads)
-        for task in tasks:
-            yield task, process_page(task, engine)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(engine_name, threads))
-    try:
-        # imap keeps page order, so pages join their piece in the order they were scanned.
-        for task, result in zip(tasks, pool.imap(_worker_task, tasks, chunksize=1)):
-            yield task, result
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
 
 
 def _tally(report: IngestReport, task: PageTask, result: PageResult, piece_id) -> None:

@@ -378,6 +378,11 @@ class RapidOcrEngine(OcrEngine):
             self._ocr = RapidOCR(params=self.config())
         return self._ocr
 
+    def warm_up(self) -> None:
+        """Build both ONNX sessions and run detection once on a small blank page (the
+        first run of a session also sizes its buffers): about a second of a worker's start."""
+        self.detect(np.full((64, 64), 255, dtype=np.uint8))
+
     def detect(self, img: np.ndarray) -> list[Detection]:
         """Raw RapidOCR output for one image, as :class:`Detection` objects."""
         ocr = self._engine()
