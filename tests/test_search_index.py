@@ -130,3 +130,21 @@ def test_cli_search_and_rebuild(archive, school):
     assert result.exit_code == 2
     assert "is not a half term" in result.output
     assert ZEPH not in result.output
+
+
+def test_unfiltered_search_ranks_like_the_whole_index_and_skips_discarded(archive):
+    # Pieces that mention "dragon" more or less often, so the ranking is not a tie.
+    terms = ("2026-27-autumn-1", "2026-27-autumn-2", "2026-27-spring-1")
+    ids = [add_piece(archive, f"A10000000000{1 + i % 3}", terms[i // 3], "narrative",
+                     [[("dragon " * (1 + i)) + "the end"]], file_name=f"f{i}.pdf")
+           for i in range(8)]
+    full = [r[0] for r in archive.db.execute(
+        "SELECT rowid FROM piece_texts_fts WHERE piece_texts_fts MATCH 'dragon' "
+        "ORDER BY rank")]
+    assert sorted(full) == sorted(ids)
+    assert [h.piece_id for h in search(archive, "dragon", limit=3)] == full[:3]
+    # The best matches discarded: the next ones fill the page, still in rank order.
+    archive.db.execute("UPDATE pieces SET status = 'discarded' WHERE id IN (?, ?)",
+                       full[:2])
+    assert [h.piece_id for h in search(archive, "dragon", limit=3)] == full[2:5]
+    assert [h.piece_id for h in search(archive, "dragon", limit=50)] == full[2:]
