@@ -1,6 +1,8 @@
 """Ingest speed and memory, measured against bare Tesseract in the same run.
 
     .venv/bin/python benchmarks/ingest_speed.py [--pages 10] [--big 100] [--json]
+    .venv/bin/python benchmarks/ingest_speed.py --profile [--pages 4] [--engine tesseract]
+    .venv/bin/python benchmarks/ingest_speed.py --scaling [--pages 6] [--rounds 2]
 
 1. Speed: a PDF of N synthetic handwriting pages (scanflow.evaluation.synth) is
    a) rasterised with pdftoppm at 300 dpi and read by bare ``tesseract`` (same
@@ -10,12 +12,24 @@
    c) ingested with the default engine (RapidOCR), for the speed a school actually gets.
 2. Memory: peak resident memory of the whole ``scanflow ingest`` process tree (sampled
    from /proc every 20 ms) for a 10-page and a --big-page PDF. Flat = pages are streamed.
+
+``--profile``: where each CPU-second of an ingest goes, by stage (hash, rasterise, codes,
+orientation, cleaning, recognition, image writes, image hashes, database, other), from the
+real ``ingest()`` run in this process with one worker and each stage's function wrapped.
+The goal: everything but the engine's own recognition <= 15 % of the CPU.
+
+``--scaling``: ``scanflow ingest`` with 1 and 2 workers (and the threads rule of
+``scanflow.intake.ingest.engine_threads``) in interleaved rounds, so a machine shared with
+other work slows both alike: pages/s, CPU-s a page (the whole process tree), and the ratio
+of 2 workers to 1 (goal >= 1.8x on 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import resource
 import os
 import shutil
 import subprocess
@@ -116,13 +130,164 @@ def scanflow_ingest(pdf: Path, archive: Path, cores: int,
     return run_measured(cmd + (["--engine", engine] if engine else []))
 
 
+# --- the profile by stage (--profile) ------------------------------------------------
+
+STAGES = ("hash", "rasterise", "codes", "orientation", "cleaning", "recognition",
+          "image writes", "image hashes", "database")
+
+
+class StageClock:
+    """CPU seconds by stage, each counted once: a stage inside another (orientation runs
+    inside cleaning) is taken out of the outer one. CPU is this process's (all threads,
+    so onnxruntime's too) plus its finished children's (the tesseract and pdftoppm runs)."""
+
+    def __init__(self):
+        self.seconds = {s: 0.0 for s in STAGES}
+        self.stack: list[list] = []
+
+    @staticmethod
+    def cpu() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def wrap(self, stage: str, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            self.stack.append([stage, self.cpu(), 0.0])
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                name, start, inner = self.stack.pop()
+                spent = self.cpu() - start
+                self.seconds[name] += spent - inner
+                if self.stack:
+                    self.stack[-1][2] += spent
+        return timed
+
+
+def profile_ingest(pdf: Path, archive_path: Path, engine: str | None) -> dict:
+    """Ingest ``pdf`` in this process (one worker) with every stage's function wrapped in a
+    :class:`StageClock`. Returns CPU seconds by stage, the total, and the page count."""
+    from scanflow.archive.store import init_archive
+    from scanflow.intake import codes, sources
+    from scanflow.intake import ingest as ingest_mod
+    from scanflow.ocr import reader
+
+    clock = StageClock()
+    patches = [
+        (sources, "sha256_file", "hash"), (sources, "render_page", "rasterise"),
+        (codes, "find_code", "codes"), (reader, "detect_orientation", "orientation"),
+        (reader, "prepare", "cleaning"), (ingest_mod, "write_png_atomic", "image writes"),
+        (ingest_mod, "record_image_hashes", "image hashes"), (ingest_mod, "save_page", "database"),
+    ]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    real_get_engine = ingest_mod.get_engine
+
+    def warm_engine(name, threads=1, **options):
+        engine = real_get_engine(name, threads=threads, **options)
+        engine.recognise = clock.wrap("recognition", engine.recognise)
+        if hasattr(engine, "orientation"):
+            engine.orientation = clock.wrap("orientation", engine.orientation)
+        return engine
+
+    try:
+        for module, name, stage in patches:
+            setattr(module, name, clock.wrap(stage, getattr(module, name)))
+        ingest_mod.get_engine = warm_engine
+        archive = init_archive(archive_path)
+        start, wall = clock.cpu(), time.monotonic()
+        report = ingest_mod.ingest(archive, [pdf], ingest_mod.IngestOptions(
+            half_term=HALF_TERM, genre="narrative", jobs=1, engine=engine))
+        total, wall = clock.cpu() - start, time.monotonic() - wall
+        archive.close()
+    finally:
+        for module, name, fn in saved:
+            setattr(module, name, fn)
+        ingest_mod.get_engine = real_get_engine
+    pages = report.pages_ok + report.pages_blank
+    stages = {k: round(v, 3) for k, v in clock.seconds.items()}
+    stages["other"] = round(total - sum(clock.seconds.values()), 3)
+    not_engine = total - clock.seconds["recognition"]
+    return {"engine": engine or "rapidocr", "pages": pages, "cpu_seconds": round(total, 2),
+            "wall_seconds": round(wall, 2), "cpu_s_per_page": round(total / max(pages, 1), 2),
+            "stages_cpu_s": stages,
+            "not_recognition_share": round(not_engine / total, 3) if total else None}
+
+
+def print_profile(p: dict) -> None:
+    print(f"profile, {p['engine']}, 1 worker: {p['pages']} pages, {p['cpu_seconds']} CPU-s "
+          f"({p['cpu_s_per_page']} a page), {p['wall_seconds']} s wall")
+    total = p["cpu_seconds"] or 1
+    for stage, secs in p["stages_cpu_s"].items():
+        print(f"  {stage:<13} {secs:7.2f} CPU-s  {100 * secs / total:5.1f} %")
+    print(f"  everything but recognition: {100 * p['not_recognition_share']:.1f} % "
+          "(goal <= 15 %)")
+
+
+# --- 1 worker against 2 (--scaling) ----------------------------------------------------
+
+
+def ingest_cpu(pdf: Path, archive: Path, jobs: int, engine: str | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process tree) of one ``scanflow ingest``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, _, rc = scanflow_ingest(pdf, archive, jobs, engine)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if rc != 0:
+        sys.exit(f"scanflow ingest failed (exit {rc})")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def scaling(pdf: Path, pages: int, work: Path, rounds: int, engine: str | None) -> dict:
+    runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    for r in range(rounds):
+        for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):  # interleaved, alternating first
+            runs[jobs].append(ingest_cpu(pdf, work / f"j{jobs}-r{r}", jobs, engine))
+    out = {"pages": pages, "rounds": rounds, "engine": engine or "rapidocr"}
+    for jobs, samples in runs.items():
+        wall = sum(w for w, _ in samples) / len(samples)
+        cpu = sum(c for _, c in samples) / len(samples)
+        out[f"j{jobs}"] = {"pages_per_s": round(pages / wall, 3),
+                           "cpu_s_per_page": round(cpu / pages, 2), "wall_s": round(wall, 1)}
+    out["ratio_2_workers_vs_1"] = round(out["j2"]["pages_per_s"] / out["j1"]["pages_per_s"], 2)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=10, help="pages for the speed run")
     ap.add_argument("--big", type=int, default=100, help="pages of the large memory run")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="CPU by stage (see above)")
+    ap.add_argument("--scaling", action="store_true", help="1 worker against 2 (see above)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds for --scaling")
+    ap.add_argument("--engine", help="engine for --profile/--scaling (default: rapidocr)")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
+    if args.profile or args.scaling:
+        with tempfile.TemporaryDirectory() as tmp:
+            pdf = make_pdf(Path(tmp) / "pages.pdf", args.pages)
+            result = {}
+            if args.profile:
+                result["profile"] = profile_ingest(pdf, Path(tmp) / "profiled", args.engine)
+            if args.scaling:
+                result["scaling"] = scaling(pdf, args.pages, Path(tmp), args.rounds,
+                                            args.engine)
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return 0
+        if "profile" in result:
+            print_profile(result["profile"])
+        if "scaling" in result:
+            sc = result["scaling"]
+            print(f"scaling, {sc['engine']}, {sc['pages']} pages, {sc['rounds']} interleaved "
+                  f"rounds on {cores} cores:")
+            for jobs in (1, 2):
+                j = sc[f"j{jobs}"]
+                print(f"  -j{jobs}: {j['pages_per_s']:.3f} pages/s, {j['cpu_s_per_page']} CPU-s "
+                      "a page")
+            print(f"  2 workers / 1 worker: {sc['ratio_2_workers_vs_1']:.2f}x (goal >= 1.8x)")
+        return 0
     for tool in ("tesseract", "pdftoppm"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed: run bash setup.sh install")

@@ -195,9 +195,15 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(archive, tmp_path):
     assert sorted(archive.images_dir.rglob("*")) == before
     stored = count(archive, "SELECT COUNT(*) FROM pages")
     assert 2 <= stored < 6
+    killed = archive.db.execute("SELECT id, status FROM batches").fetchall()
+    assert [tuple(r)[1] for r in killed] == ["running"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert count(archive, "SELECT COUNT(*) FROM pages") == 6
+    # The killed run is marked, and says so, when the next one starts.
+    assert archive.db.execute("SELECT status, finished_at IS NOT NULL FROM batches WHERE id = ?",
+                              [killed[0][0]]).fetchone() == ("interrupted", 1)
+    assert f"batch {killed[0][0]} stopped without finishing" in done.stderr
     assert count(archive, "SELECT COUNT(DISTINCT position) FROM pages") == 6
     files = {str(p.relative_to(archive.images_dir)) for p in archive.images_dir.rglob("*")
              if p.is_file()}

@@ -42,3 +42,23 @@ def test_roster_without_id_column_says_which_columns_exist(archive, tmp_path):
         import_roster(archive, csv)
     assert "no column for pupil_id" in str(err.value)
     assert "Name, Class" in str(err.value)
+
+
+def test_dates_and_upns_are_checked_with_a_warning_not_a_refusal(archive, tmp_path):
+    csv_file = tmp_path / "class.csv"
+    csv_file.write_text("UPN,Forename,Surname,DOB\n"
+                        "H801200001001,Ann,Ok,05/09/2017\n"
+                        "not-an-upn,Bea,Temp,31/31/2017\n"
+                        "A801200001001,Cal,Typo,2018-02-30\n"
+                        "R100000000001,Dee,Future,01/01/2999\n")
+    report = import_roster(archive, csv_file)
+    assert report.added == 4 and report.rejected == []
+    warned: dict[int, str] = {}
+    for line, text in report.warnings:
+        warned[line] = warned.get(line, "") + text + "; "
+    assert 2 not in warned
+    assert "not a UPN" in warned[3] and "'31/31/2017' is not a date" in warned[3]
+    assert "check letter should be 'H'" in warned[4] and "2018-02-30" in warned[4]
+    assert "cannot be a pupil's" in warned[5] and "UPN" not in warned[5]
+    assert get_pupil(archive, "H801200001001").date_of_birth == "2017-09-05"
+    assert get_pupil(archive, "not-an-upn").date_of_birth is None

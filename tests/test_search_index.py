@@ -130,3 +130,37 @@ def test_cli_search_and_rebuild(archive, school):
     assert result.exit_code == 2
     assert "is not a half term" in result.output
     assert ZEPH not in result.output
+
+
+def test_unfiltered_search_ranks_like_the_whole_index_and_skips_discarded(archive):
+    # Pieces that mention "dragon" more or less often, so the ranking is not a tie.
+    terms = ("2026-27-autumn-1", "2026-27-autumn-2", "2026-27-spring-1")
+    ids = [add_piece(archive, f"A10000000000{1 + i % 3}", terms[i // 3], "narrative",
+                     [[("dragon " * (1 + i)) + "the end"]], file_name=f"f{i}.pdf")
+           for i in range(8)]
+    full = [r[0] for r in archive.db.execute(
+        "SELECT rowid FROM piece_texts_fts WHERE piece_texts_fts MATCH 'dragon' "
+        "ORDER BY rank")]
+    assert sorted(full) == sorted(ids)
+    assert [h.piece_id for h in search(archive, "dragon", limit=3)] == full[:3]
+    # The best matches discarded: the next ones fill the page, still in rank order.
+    archive.db.execute("UPDATE pieces SET status = 'discarded' WHERE id IN (?, ?)",
+                       full[:2])
+    assert [h.piece_id for h in search(archive, "dragon", limit=3)] == full[2:5]
+    assert [h.piece_id for h in search(archive, "dragon", limit=50)] == full[2:]
+
+
+def test_a_word_in_very_many_pieces_is_ranked_over_the_newest(archive, monkeypatch):
+    from scanflow.archive import search as search_mod
+
+    terms = ("2026-27-autumn-1", "2026-27-autumn-2")
+    ids = [add_piece(archive, f"A10000000000{1 + i % 3}", terms[i // 3], "narrative",
+                     [[("dragon " * (6 - i)) + "the end"]], file_name=f"f{i}.pdf")
+           for i in range(6)]
+    monkeypatch.setattr(search_mod, "RANK_AT_MOST", 3)
+    # The oldest pieces say "dragon" most often, but only the newest three are ranked.
+    assert [h.piece_id for h in search(archive, "dragon", limit=2)] == [ids[3], ids[4]]
+    # A page the newest cannot fill is filled from all of them.
+    assert len(search(archive, "dragon", limit=5)) == 5
+    # A filter ranks everything it keeps.
+    assert {h.piece_id for h in search(archive, "dragon", genre="narrative")} == set(ids)

@@ -443,3 +443,18 @@ def _m006() -> str:
     -- Class views find who was in a class in an earlier year through pupil_history.
     CREATE INDEX idx_pupil_history_class ON pupil_history(class_name);
     """
+
+
+@migration(11, "ingest runs: which process; speed at 25,000 pieces")
+def _m011() -> str:
+    return """
+    -- The process running a batch, so the next ingest can tell a batch still running from
+    -- one that was killed (status stays 'running' for ever otherwise).
+    ALTER TABLE batches ADD COLUMN pid INTEGER;
+    ALTER TABLE batches ADD COLUMN host TEXT;
+    -- Every class grid and filtered search loads the school's placements in this order;
+    -- with the columns in the index it is read from the index alone, already sorted
+    -- (10 ms -> 2 ms at 700 pupils over six years).
+    CREATE INDEX idx_pupil_history_placement
+        ON pupil_history(pupil_id, changed_at, id, class_name, year_group);
+    """

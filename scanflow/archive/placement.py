@@ -28,6 +28,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from scanflow.archive.store import Archive, now
 from scanflow.archive.terms import HalfTerm
@@ -79,8 +80,7 @@ class Placement:
     year_group: int | None
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):  # a tuple: a whole school's history is loaded per class grid
     changed_at: str
     class_name: str | None
     year_group: int | None
@@ -105,6 +105,7 @@ class Placements:
             self.current[pid] = Placement(cls, year)
             self.left_on[pid] = left
         self.history: dict[str, list[_Row]] = {}
+        self._terms: dict[str, tuple[HalfTerm, str]] = {}
         for pid, at, cls, year in archive.db.execute(
                 "SELECT pupil_id, changed_at, class_name, year_group FROM pupil_history"
                 + where + " ORDER BY pupil_id, changed_at, id", params):
@@ -112,20 +113,26 @@ class Placements:
 
     def at(self, pupil_id: str, half_term: str | HalfTerm) -> Placement:
         """The pupil's class and year group at the start of ``half_term``."""
-        ht = half_term if isinstance(half_term, HalfTerm) else HalfTerm.parse(half_term)
         rows = self.history.get(pupil_id)
         if not rows:  # pupils added without a history row: their record as it stands
             return self.current.get(pupil_id, Placement(None, None))
-        start = half_term_start(ht).isoformat()
-        in_force = [r for r in rows if r.changed_at[:10] <= start]
-        if in_force:
-            row = in_force[-1]
-            return Placement(row.class_name, row.year_group)
+        # A class grid asks this for every pupil of the school: parse each term once.
+        ht, start = self._term(half_term)
+        for row in reversed(rows):  # the latest row in force
+            if row.changed_at[:10] <= start:
+                return Placement(row.class_name, row.year_group)
         first = rows[0]
         first_year = academic_start(dt.date.fromisoformat(first.changed_at[:10]))
         year = None if first.year_group is None else \
             max(0, first.year_group + ht.start_year - first_year)
         return Placement(first.class_name if first_year == ht.start_year else None, year)
+
+    def _term(self, half_term: str | HalfTerm) -> tuple[HalfTerm, str]:
+        key = str(half_term)
+        if key not in self._terms:
+            ht = half_term if isinstance(half_term, HalfTerm) else HalfTerm.parse(half_term)
+            self._terms[key] = (ht, half_term_start(ht).isoformat())
+        return self._terms[key]
 
     def pupils_in_class(self, class_name: str, half_term: str | HalfTerm) -> list[str]:
         return [pid for pid in self.current if self.at(pid, half_term).class_name == class_name]

@@ -14,6 +14,7 @@ is back on roll (``left_on`` cleared). Both are logged.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ class RosterReport:
     columns: dict[str, str] = field(default_factory=dict)  # our field -> header used
     left: list[str] = field(default_factory=list)  # pupil ids marked as having left
     returned: list[str] = field(default_factory=list)  # had left, in this file again
+    # (line number, what looks wrong): the row is imported all the same
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _key(header: str) -> str:
@@ -116,6 +119,75 @@ def _binary_kind(path: Path) -> str | None:
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "a binary file, not text"
     return None
+
+
+# The DfE's check-letter alphabet: a remainder (0-22) is the letter at that place; I, O and
+# S are left out so they are not mistaken for 1, 0 and 5.
+_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+_UPN_SHAPE = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")
+
+
+def check_upn(pupil_id: str) -> str | None:
+    """What is wrong with ``pupil_id`` as a Unique Pupil Number, or None if it is one.
+
+    A UPN is 13 characters: a check letter, 11 digits, and a digit (or, for a temporary
+    UPN, a letter). The check letter is the DfE's: characters 2-13 weighted 2-13, summed,
+    modulo 23. Schools also use their own ids, so callers warn and never refuse.
+
+    >>> check_upn("H801200001001") is None
+    True
+    >>> check_upn("A801200001001")
+    "check letter should be 'H', not 'A' (mistyped?)"
+    >>> check_upn("not-an-upn")
+    'not a UPN (a letter, 11 digits and a digit or letter); fine if the school uses its own ids'
+    """
+    upn = pupil_id.strip().upper()
+    if not _UPN_SHAPE.match(upn):
+        return ("not a UPN (a letter, 11 digits and a digit or letter); fine if the school "
+                "uses its own ids")
+    total = 0
+    for weight, ch in enumerate(upn[1:], start=2):
+        if ch.isdigit():
+            total += weight * int(ch)
+        elif ch in _UPN_LETTERS:
+            total += weight * _UPN_LETTERS.index(ch)
+        else:
+            return f"'{ch}' cannot end a UPN (I, O and S are not used)"
+    expected = _UPN_LETTERS[total % 23]
+    if upn[0] != expected:
+        return f"check letter should be '{expected}', not '{upn[0]}' (mistyped?)"
+    return None
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
+
+
+def parse_birth_date(text: str, today: dt.date | None = None) -> str:
+    """A date of birth as YYYY-MM-DD, from the forms MIS exports use (UK day-first).
+
+    Raises ValueError saying what is wrong: not a date (31/31/2017), or not a plausible
+    birth date for a pupil (in the future, or more than 25 years ago).
+
+    >>> parse_birth_date("05/09/2017")
+    '2017-09-05'
+    >>> parse_birth_date("31/31/2017")
+    Traceback (most recent call last):
+    ValueError: date of birth '31/31/2017' is not a date (day/month/year, e.g. 05/09/2017)
+    """
+    value = text.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            born = dt.datetime.strptime(value, fmt).date()
+            break
+        except ValueError:
+            continue
+    else:
+        raise ValueError(f"date of birth '{value}' is not a date (day/month/year, "
+                         "e.g. 05/09/2017)")
+    today = today or dt.date.today()
+    if born > today or born.year < today.year - 25:
+        raise ValueError(f"date of birth '{value}' cannot be a pupil's")
+    return born.isoformat()
 
 
 def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
@@ -173,11 +245,22 @@ def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
             report.rejected.append((line_no, str(exc)))
             continue
         seen.add(values["pupil_id"])
+        upn_problem = check_upn(values["pupil_id"])
+        if upn_problem:
+            report.warnings.append((line_no, f"pupil id {values['pupil_id']}: {upn_problem}"))
+        born = values.get("date_of_birth") or None
+        if born:
+            try:
+                born = parse_birth_date(born)
+            except ValueError as exc:
+                report.warnings.append((line_no, f"pupil {values['pupil_id']}: {exc}; "
+                                                 "imported without a date of birth"))
+                born = None
         pupils.append(Pupil(
             pupil_id=values["pupil_id"], first_name=values["first_name"],
             surname=values["surname"], class_name=values.get("class_name") or None,
             year_group=year, preferred_name=values.get("preferred_name") or None,
-            date_of_birth=values.get("date_of_birth") or None,
+            date_of_birth=born,
         ))
     return pupils, report
 

@@ -29,8 +29,14 @@ def roster_import(archive, csv_file):
     report = import_roster(archive, csv_file)
     click.echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
                f"{report.unchanged} unchanged, {len(report.rejected)} rows not used")
+    _echo_problems(report)
+
+
+def _echo_problems(report) -> None:
     for line, reason in report.rejected:
         click.echo(f"  line {line}: {reason}", err=True)
+    for line, warning in report.warnings:
+        click.echo(f"  line {line}: warning: {warning}", err=True)
 
 
 @roster.command("list")
@@ -106,8 +112,7 @@ def roster_sync(archive, csv_file, left_on):
     click.echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
                f"{report.unchanged} unchanged, {len(report.rejected)} rows not used, "
                f"{len(report.left)} marked as left, {len(report.returned)} back on roll")
-    for line, reason in report.rejected:
-        click.echo(f"  line {line}: {reason}", err=True)
+    _echo_problems(report)
     if report.left:
         click.echo("  left: " + ", ".join(report.left))
 

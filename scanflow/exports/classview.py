@@ -21,6 +21,7 @@ per class, for the assessment lead.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,8 +55,10 @@ class GridRow:
         return self.words is not None and self.min_words is not None and \
             self.words < self.min_words
 
-    @property
+    @functools.cached_property
     def change(self) -> dict[str, int]:
+        # Cached: the grid template asks for it per cell and per summary; the row is
+        # complete (levels and previous set) before it leaves class_view/year_view.
         return {c: lv - self.previous[c] for c, lv in self.levels.items() if c in self.previous}
 
 
@@ -118,11 +121,15 @@ def _mean(values: list[int]) -> float | None:
 
 
 def class_view(archive: Archive, class_name: str, half_term: str, *,
-               genre: str | None = None,
-               rubric_dir: str | Path | None = None) -> GroupView:
-    """The grid for the pupils who were in ``class_name`` in ``half_term``."""
+               genre: str | None = None, rubric_dir: str | Path | None = None,
+               placements: Placements | None = None) -> GroupView:
+    """The grid for the pupils who were in ``class_name`` in ``half_term``.
+
+    ``placements``: the school's placements if the caller has loaded them already (the
+    review app does, for its list of classes).
+    """
     ht = HalfTerm.parse(half_term)
-    placements = Placements(archive)
+    placements = placements or Placements(archive)
     pupils = placements.pupils_in_class(class_name, ht)
     if not pupils:
         known = ", ".join(placements.classes_in(ht)) or "none"

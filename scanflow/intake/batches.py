@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from scanflow.intake import sources
 from scanflow.intake.codes import INVALID, KIND_NAMES, TEXT, UNREADABLE, CodeHit
 
 log = logging.getLogger(__name__)
@@ -350,7 +351,7 @@ def page_code(task, result) -> PageCode:
     from pathlib import Path
 
     return PageCode(task.sha256, task.page_number, getattr(result, "code", None),
-                    name=Path(task.path).name, linked_pupil=task.pupil_id,
+                    name=sources.display_path(Path(task.path).name), linked_pupil=task.pupil_id,
                     failed=result.status == "failed")
 
 

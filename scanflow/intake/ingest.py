@@ -23,6 +23,7 @@ import json
 import logging
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -243,7 +244,66 @@ def _init_worker(engine_name: str, threads: int) -> None:
     # One engine per worker process, made once; OpenCV's own threads would fight the pool.
     cv2.setNumThreads(1)
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
-    _WORKER["engine"] = get_engine(engine_name, threads=threads)
+    engine = get_engine(engine_name, threads=threads)
+    # Load the models now, while the ingest process is still hashing and counting pages,
+    # not when the first page arrives.
+    engine.warm_up()
+    _WORKER["engine"] = engine
+
+
+def engine_threads(jobs: int, cores: int | None = None) -> int:
+    """Threads each worker's engine may use: workers x threads <= cores.
+
+    Measured (README, "How long it takes"): RapidOCR spends about 1.4 CPU-s on a page with
+    one thread and 1.9 with two, for the same wall time on a busy machine, so spare cores
+    go to more workers, and a worker gets a second thread only when there are fewer
+    workers than cores.
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, jobs))
+
+
+def planned_jobs(requested: int | None, scans: list[Path], cores: int | None = None) -> int:
+    """Workers for a run, decided before its pages are counted (so they can start early):
+    one per core, but no more than there are pages when every scan is a one-page image."""
+    jobs = requested or cores or os.cpu_count() or 1
+    if not any(p.suffix.lower() in (".pdf", ".tif", ".tiff") for p in scans):
+        jobs = min(jobs, len(scans))
+    return max(1, jobs)
+
+
+class PageReaders:
+    """Where pages are read: this process (one job) or a pool of worker processes.
+
+    The pool is started as soon as the run knows its files, before they are hashed and
+    counted, so each worker's interpreter, OpenCV and engine models load in parallel with
+    that planning; its workers then read pages while this process stores the results.
+    """
+
+    def __init__(self, engine_name: str, jobs: int, threads: int):
+        self.engine_name, self.jobs, self.threads = engine_name, jobs, threads
+        self.pool = None
+        if jobs > 1:
+            ctx = multiprocessing.get_context("spawn")
+            self.pool = ctx.Pool(jobs, initializer=_init_worker,
+                                 initargs=(engine_name, threads))
+
+    def read(self, tasks: list[PageTask]) -> Iterator[tuple[PageTask, PageResult]]:
+        if not tasks:
+            return
+        if self.pool is None:
+            engine = get_engine(self.engine_name, threads=self.threads)
+            for task in tasks:
+                yield task, process_page(task, engine)
+            return
+        # imap keeps page order, so pages join their piece in the order they were scanned.
+        yield from zip(tasks, self.pool.imap(_worker_task, tasks, chunksize=1))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
 
 def _die_with_parent() -> None:
@@ -391,7 +451,8 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
 
     scans, skipped = sources.discover(paths)
     if not scans:
-        raise UsageError("No scans found in " + ", ".join(str(p) for p in paths) + ".",
+        where = ", ".join(sources.display_path(p) for p in paths)
+        raise UsageError(f"No scans found in {where}.",
                          hint="Give PDF, PNG, JPEG or TIFF files, or folders holding them.")
     clean_temporary_files(archive.images_dir)
     linker = PupilLinker(known, options.pupil, manifest)
@@ -399,31 +460,35 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
                                   expect_class=options.expect_class)
 
     report = IngestReport(batch_id=None, archive=str(archive.path),
-                          skipped=[str(p) for p in skipped], codes=splitter.report)
-    for path in skipped:
-        log.info("%s: skipped (not a scan)", path)
+                          skipped=[sources.display_path(p) for p in skipped],
+                          codes=splitter.report)
+    for name in report.skipped:
+        log.info("%s: skipped (not a scan)", name)
 
+    mark_abandoned_batches(archive)
     with archive.transaction() as db:
         batch_id = db["batches"].insert({
             "started_at": now(), "half_term": half_term, "genre": genre,
             "engine": engine_name, "status": "running", "actor": current_user(),
+            "pid": os.getpid(), "host": socket.gethostname(),
         }).last_pk
     report.batch_id = batch_id
 
-    tasks = list(_plan(archive, scans, options, batch_id, linker, report))
-    if not tasks and not any(f.status in ("new", "resumed") for f in report.files):
-        # Nothing new to read: the run leaves the archive exactly as it was.
-        with archive.transaction() as db:
-            db.execute("DELETE FROM batches WHERE id = ?", [batch_id])
-        report.batch_id = None
-        report.seconds = time.monotonic() - started
-        return report
-    jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(tasks) or 1))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    jobs = planned_jobs(options.jobs, scans)
+    readers = PageReaders(engine_name, jobs, engine_threads(jobs))
     status = "finished"
-    progress.start(len(tasks), "Reading pages")
     try:
-        for task, result in _run(tasks, engine_name, jobs, threads):
+        tasks = list(_plan(archive, scans, options, batch_id, linker, report))
+        if not tasks and not any(f.status in ("new", "resumed") for f in report.files):
+            # Nothing new to read: the run leaves the archive exactly as it was.
+            status = None
+            with archive.transaction() as db:
+                db.execute("DELETE FROM batches WHERE id = ?", [batch_id])
+            report.batch_id = None
+            report.seconds = time.monotonic() - started
+            return report
+        progress.start(len(tasks), "Reading pages")
+        for task, result in readers.read(tasks):
             placement = splitter.place(batches.page_code(task, result))
             piece_id = save_page(archive, batch_id, task, result, half_term, genre, placement)
             _tally(report, task, result, piece_id)
@@ -432,9 +497,46 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
         report.interrupted = True
         status = "interrupted"
     finally:
+        readers.close()
         progress.finish()
-        _finish(archive, report, batch_id, status, started)
+        if status is not None:
+            _finish(archive, report, batch_id, status, started)
     return report
+
+
+def mark_abandoned_batches(archive: Archive) -> list[int]:
+    """Mark as ``interrupted`` every batch still ``running`` whose process is gone.
+
+    A batch killed outright (power cut, ``kill -9``, a closed terminal) never reaches
+    :func:`_finish`; the next ingest finds it here. Its stored pages stay, and running its
+    command again carries on. A batch started on another computer (an archive on a shared
+    drive) cannot be checked from here and is left alone. Returns the batch ids marked.
+    """
+    host = socket.gethostname()
+    gone = [batch_id for batch_id, pid, batch_host in archive.db.execute(
+        "SELECT id, pid, host FROM batches WHERE status = 'running'")
+        if pid is None or (batch_host == host and not _process_alive(pid))]
+    if gone:
+        with archive.transaction() as db:
+            for batch_id in gone:
+                db.execute("UPDATE batches SET status = 'interrupted', finished_at = ? "
+                           "WHERE id = ?", [now(), batch_id])
+                archive.log_event("ingest.abandoned", f"batch:{batch_id}")
+        log.warning("batch %s stopped without finishing (killed or the computer went off); "
+                    "marked as interrupted", ", ".join(map(str, gone)))
+    return gone
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
 
 
 def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id: int,
@@ -444,7 +546,7 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
             scan = sources.inspect(path, max_pixels=options.max_pixels)
         except ScanflowError as exc:
             log.error("%s", exc)
-            report.files.append(FileOutcome(str(path), "failed", str(exc)))
+            report.files.append(FileOutcome(sources.display_path(path), "failed", str(exc)))
             continue
         row = archive.db.execute("SELECT status, batch_id FROM files WHERE sha256 = ?",
                                  [scan.sha256]).fetchone()
@@ -455,7 +557,8 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
                 [scan.sha256])}
             if not (options.retry_failed and failed):
                 report.files.append(FileOutcome(
-                    str(path), "already", f"already ingested in batch {row[1]}; nothing to do",
+                    sources.display_path(path), "already",
+                    f"already ingested in batch {row[1]}; nothing to do",
                     batch_id=row[1]))
                 continue
             done_pages = set(range(1, scan.page_count + 1)) - failed
@@ -469,11 +572,13 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
         with archive.transaction() as db:
             db["files"].upsert({
                 "sha256": scan.sha256, "batch_id": row[1] if row else batch_id,
-                "path": str(path.resolve()), "name": path.name, "size": scan.size,
+                "path": sources.display_path(path.resolve()),
+                "name": sources.display_path(path.name), "size": scan.size,
                 "kind": scan.kind, "page_count": scan.page_count, "status": "processing",
                 "error": None, "added_at": now(),
             }, pk="sha256")
-        report.files.append(FileOutcome(str(path), outcome, batch_id=batch_id))
+        report.files.append(FileOutcome(sources.display_path(path), outcome,
+                                        batch_id=batch_id))
         for page_number in range(1, scan.page_count + 1):
             if page_number in done_pages:
                 continue
@@ -485,31 +590,11 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
             )
 
 
-def _run(tasks: list[PageTask], engine_name: str, jobs: int,
-         threads: int) -> Iterator[tuple[PageTask, PageResult]]:
-    if not tasks:
-        return
-    if jobs == 1:
-        engine = get_engine(engine_name, threads=threads)
-        for task in tasks:
-            yield task, process_page(task, engine)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(engine_name, threads))
-    try:
-        # imap keeps page order, so pages join their piece in the order they were scanned.
-        for task, result in zip(tasks, pool.imap(_worker_task, tasks, chunksize=1)):
-            yield task, result
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-
-
 def _tally(report: IngestReport, task: PageTask, result: PageResult, piece_id) -> None:
-    name = Path(task.path).name
+    name = sources.display_path(Path(task.path).name)
     if result.status == "failed":
-        report.failed_pages.append((task.path, task.page_number, result.error or ""))
+        report.failed_pages.append((sources.display_path(task.path), task.page_number,
+                                    result.error or ""))
         log.error("%s page %d: %s", name, task.page_number, result.error)
         return
     if result.status == "blank":

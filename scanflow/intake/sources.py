@@ -8,8 +8,10 @@ the file and says what to do.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,23 +50,58 @@ def discover(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
     """Expand folders into scan files, sorted by name. Returns ``(scans, skipped)``.
 
     A file named explicitly must be a scan (or it is an error later, with a message);
-    files inside a folder that are not scans (a manifest CSV, notes) are skipped.
+    files inside a folder that are not scans (a manifest CSV, notes) are skipped. A broken
+    or looping symbolic link is returned with the scans so that :func:`inspect` names it
+    as what it is; a link to a folder is not followed (it may lead back up the tree).
     """
     scans: list[Path] = []
     skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise InputFileError("no such file or folder.", path=str(path),
+        if not path.exists() and not path.is_symlink():
+            raise InputFileError("no such file or folder.", path=display_path(path),
                                  hint="Check the path and try again.")
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            for child in sorted(path.rglob("*")):
                 if child.name.startswith("."):
                     continue
-                (scans if is_scan_name(child) else skipped).append(child)
+                if child.is_symlink() and child.is_dir():
+                    log.warning("%s: a link to a folder, not followed (read the folder it "
+                                "points to by naming it)", display_path(child))
+                    skipped.append(child)
+                elif child.is_file() or link_problem(child):
+                    (scans if is_scan_name(child) or link_problem(child) else
+                     skipped).append(child)
         else:
             scans.append(path)
     return scans, skipped
+
+
+def link_problem(path: Path) -> str | None:
+    """Why the symbolic link ``path`` leads nowhere (a loop, a missing target), or None."""
+    if not path.is_symlink():
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link that loops back on itself, so there is no file to read."
+        target = os.readlink(path)
+        return f"is a symbolic link to {display_path(target)}, which does not exist."
+    return None
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as text that can be stored and printed whatever bytes its name holds.
+
+    A name that is not valid UTF-8 (from a USB stick or an old Windows share) arrives with
+    its odd bytes as surrogates, which SQLite and a terminal refuse; they are shown as
+    ``\\xe9`` instead. The file itself is still opened by its real name.
+
+    >>> display_path(os.fsdecode(b"caf\\xe9.pdf"))
+    'caf\\\\xe9.pdf'
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def is_scan_name(path: Path) -> bool:
@@ -89,7 +126,7 @@ def sniff_kind(path: Path) -> str:
             or head[:4] in (b"II*\x00", b"MM\x00*")):
         return "image"
     raise InputFileError(
-        "is not a PDF or an image scanflow can read.", path=str(path),
+        "is not a PDF or an image scanflow can read.", path=display_path(path),
         hint="Scan to PDF, PNG, JPEG or TIFF; if it is one, it may be damaged: scan it again.",
     )
 
@@ -97,17 +134,21 @@ def sniff_kind(path: Path) -> str:
 def inspect(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ScanFile:
     """Identify a scan and count its pages, without rendering any of them."""
     path = Path(path)
+    problem = link_problem(path)
+    if problem:
+        raise InputFileError(problem, path=display_path(path),
+                             hint="Point the link at the scan, or name the scan itself.")
     if not path.is_file():
-        raise InputFileError("no such file.", path=str(path), hint="Check the path.")
+        raise InputFileError("no such file.", path=display_path(path), hint="Check the path.")
     size = path.stat().st_size
     if size == 0:
-        raise InputFileError("is empty (0 bytes).", path=str(path),
+        raise InputFileError("is empty (0 bytes).", path=display_path(path),
                              hint="The scan did not save; scan the pages again.")
     kind = sniff_kind(path)
     sha = sha256_file(path)
     pages = _pdf_page_count(path) if kind == "pdf" else _image_frame_count(path, max_pixels)
     if pages == 0:
-        raise InputFileError("has no pages.", path=str(path), hint="Scan the pages again.")
+        raise InputFileError("has no pages.", path=display_path(path), hint="Scan the pages again.")
     return ScanFile(path=path, sha256=sha, size=size, kind=kind, page_count=pages)
 
 
@@ -123,11 +164,11 @@ def _pdfinfo(path: Path, *extra: str) -> str:
     if proc.returncode != 0:
         if "password" in err.lower() or "encrypt" in err.lower():
             raise InputFileError(
-                "is encrypted (password-protected).", path=str(path),
+                "is encrypted (password-protected).", path=display_path(path),
                 hint="Turn off the scanner's PDF password or security setting and scan again.",
             )
         raise InputFileError(
-            f"is a damaged or incomplete PDF ({_first_line(err)}).", path=str(path),
+            f"is a damaged or incomplete PDF ({_first_line(err)}).", path=display_path(path),
             hint="Copy it again from the scanner, or scan the pages again.",
         )
     return proc.stdout
@@ -147,36 +188,64 @@ def _pdf_page_count(path: Path) -> int:
     try:
         return int(fields["Pages"].strip())
     except (KeyError, ValueError):
-        raise InputFileError("is a PDF whose page count cannot be read.", path=str(path),
+        raise InputFileError("is a PDF whose page count cannot be read.", path=display_path(path),
                              hint="Copy it again from the scanner, or scan the pages again.")
 
 
-def _open_image(path: Path, max_pixels: int) -> Image.Image:
+def _open_image(path: Path) -> Image.Image:
+    """Open an image by reading its header only; nothing is decoded yet."""
     try:
         img = Image.open(path)
     except Image.DecompressionBombError:
         raise _too_big(path, None, max_pixels) from None
     except Exception as exc:
-        raise InputFileError(f"cannot be read as an image ({exc}).", path=str(path),
+        raise InputFileError(f"cannot be read as an image ({exc}).", path=display_path(path),
                              hint="It may be damaged: scan the page again.") from None
-    w, h = img.size
-    if w * h > max_pixels:
-        raise _too_big(path, (w, h), max_pixels)
     return img
 
 
-def _too_big(path: Path, size, max_pixels: int) -> InputFileError:
+def _too_big(path: Path, size, max_pixels: int, page: int | None = None) -> InputFileError:
     dims = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+    which = f"page {page} " if page else ""
     return InputFileError(
-        f"is too large to process safely ({dims}; the limit is {max_pixels:,} pixels).",
-        path=str(path),
+        f"{which}is too large to process safely ({dims}; the limit is {max_pixels:,} pixels).",
+        path=display_path(path),
         hint="Scan at 300 dpi (A4 is about 2480x3508), or raise the limit with --max-pixels.",
     )
 
 
 def _image_frame_count(path: Path, max_pixels: int) -> int:
-    with _open_image(path, max_pixels) as img:
-        return getattr(img, "n_frames", 1)
+    """How many pages (frames) the image holds.
+
+    A single image too large for ``max_pixels`` fails here, as a file. In a multi-page
+    TIFF each page is measured when it is read (:func:`_seek_frame`, header only, before
+    any decoding), so one huge page, first or hidden behind small ones, fails on its own
+    and the book's other pages are still read.
+    """
+    with _open_image(path) as img:
+        frames = _frames(img)
+        if frames == 1:
+            _seek_frame(img, path, 1, max_pixels)
+        return frames
+
+
+def _frames(img: Image.Image) -> int:
+    return getattr(img, "n_frames", 1)
+
+
+def _seek_frame(img: Image.Image, path: Path, page_number: int, max_pixels: int) -> None:
+    """Move ``img`` to page ``page_number`` (1-based) and check its size; nothing decoded."""
+    try:
+        img.seek(page_number - 1)
+    except EOFError:
+        raise InputFileError(f"has no page {page_number}.", path=display_path(path),
+                             hint="Scan the pages again.") from None
+    except Exception as exc:  # a damaged frame directory
+        raise InputFileError(f"page {page_number} cannot be read ({exc}).",
+                             path=display_path(path), hint="Copy or scan it again.") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise _too_big(path, (w, h), max_pixels, page=page_number if _frames(img) > 1 else None)
 
 
 @dataclass
@@ -212,7 +281,8 @@ def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int) ->
             if pixels > max_pixels:
                 raise InputFileError(
                     f"page {page_number} is {w_pt / 72:.0f}x{h_pt / 72:.0f} inches, too large "
-                    f"to render at {dpi} dpi (limit {max_pixels:,} pixels).", path=str(path),
+                    f"to render at {dpi} dpi (limit {max_pixels:,} pixels).",
+                    path=display_path(path),
                     hint="Check the scanner's paper size setting, or raise --max-pixels.",
                 )
             break
@@ -222,31 +292,29 @@ def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int) ->
                                    timeout=300)
     except (PDFPageCountError, PDFSyntaxError) as exc:
         raise InputFileError(f"page {page_number} could not be rendered ({exc}).",
-                             path=str(path), hint="Scan the page again.") from None
+                             path=display_path(path), hint="Scan the page again.") from None
     if not images:
         raise InputFileError(f"page {page_number} could not be rendered (no image).",
-                             path=str(path), hint="The PDF may be damaged: scan it again.")
+                             path=display_path(path), hint="The PDF may be damaged: scan it again.")
     with images[0] as img:
         rgb = np.asarray(img.convert("RGB"))
     return RenderedPage(rgb=rgb, dpi=float(dpi), source="scan")
 
 
 def _load_image_frame(path: Path, page_number: int, max_pixels: int) -> RenderedPage:
-    with _open_image(path, max_pixels) as img:
+    with _open_image(path) as img:
+        # Checked again here, not only in inspect(): the file may have changed since.
+        _seek_frame(img, path, page_number, max_pixels)
         try:
-            img.seek(page_number - 1)
-        except EOFError:
-            raise InputFileError(f"has no page {page_number}.", path=str(path),
-                                 hint="Scan the pages again.") from None
-        exif = img.getexif()
-        source = "photo" if (exif.get(0x010F) or exif.get(0x0110)) and not img.info.get("dpi") \
-            else "scan"
-        try:
+            # Reading a PNG's EXIF reads to its end: a truncated file fails here already.
+            exif = img.getexif()
             frame = ImageOps.exif_transpose(img) if page_number == 1 else img
             frame.load()
         except Exception as exc:
             raise InputFileError(f"page {page_number} is damaged or truncated ({exc}).",
-                                 path=str(path), hint="Copy or scan it again.") from None
+                                 path=display_path(path), hint="Copy or scan it again.") from None
+        source = "photo" if (exif.get(0x010F) or exif.get(0x0110)) and not img.info.get("dpi") \
+            else "scan"
         dpi = estimate_dpi(frame)
         rgb = np.asarray(frame.convert("RGB"))
     return RenderedPage(rgb=rgb, dpi=dpi, source=source)

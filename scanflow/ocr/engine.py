@@ -36,6 +36,10 @@ class OcrEngine(abc.ABC):
     def model(self) -> str:
         """Model identifier (language pack, model file names), recorded per page."""
 
+    def warm_up(self) -> None:
+        """Load whatever the engine loads on first use (models, sessions), so that a
+        worker is ready before its first page. Engines that load nothing need not care."""
+
     @abc.abstractmethod
     def recognise(self, image: np.ndarray, *, grey: np.ndarray | None = None) -> Recognition:
         """Read a page.

@@ -392,6 +392,15 @@ class RapidOcrEngine(OcrEngine):
             self._rec = LineRecogniser(self.models["rec"], self.threads, self.latin_only)
         return self._rec
 
+    def warm_up(self) -> None:
+        """Build the detection and recognition sessions and run each once on a small blank
+        page (a session's first run also sizes its buffers): about a second of a worker's
+        start, spent before the first page arrives rather than on it."""
+        blank = np.full((48, 192), 255, dtype=np.uint8)
+        self.find_lines(blank)
+        self.read_lines(blank, [np.array([[0, 0], [192, 0], [192, 48], [0, 48]],
+                                         dtype=np.float64)])
+
     def find_lines(self, img: np.ndarray) -> list[np.ndarray]:
         """Text-box quadrilaterals (TL, TR, BR, BL) RapidOCR's detector finds in ``img``."""
         if self.extra.get("Global.use_det") is False:

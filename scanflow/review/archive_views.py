@@ -165,8 +165,9 @@ def classes():
     terms = _half_terms(archive)
     half_term = request.args.get("half_term") or (terms[0] if terms else None)
     choices = []
+    placements = Placements(archive)  # loaded once for the list and the grid
     if half_term:
-        choices = Placements(archive).classes_in(half_term)
+        choices = placements.classes_in(half_term)
     if u.role != "lead":
         choices = [c for c in choices if c in u.classes] or list(u.classes)
     class_name = request.args.get("class") or (choices[0] if choices else None)
@@ -174,7 +175,7 @@ def classes():
         raise context.Forbidden(f"Class {class_name} is not one of your classes "
                                f"({', '.join(u.classes) or 'none'}).",
                                hint="Ask your scanflow lead to add it to your account.")
-    make = (lambda: class_view(archive, class_name, half_term)) \
+    make = (lambda: class_view(archive, class_name, half_term, placements=placements)) \
         if class_name and half_term else None
     return _grid_page(make, terms=terms, choices=choices, selected=class_name,
                       half_term=half_term, mode="class", user=u, years=[])
