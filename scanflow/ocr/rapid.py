@@ -321,11 +321,13 @@ class RapidOcrEngine(OcrEngine):
     line classifier, default off), ``source`` (``"grey"`` or ``"binary"``: which prepared
     image is read, default grey), ``word_boxes`` (use RapidOCR's word boxes, default on),
     ``params`` (extra RapidOCR configuration entries such as ``{"Det.box_thresh": 0.6}``;
-    model paths cannot be overridden)."""
+    model paths cannot be overridden), ``rec_model`` (an ONNX line recogniser to read
+    with instead of the wheel's, such as a school's fine-tuned version: its file name is
+    recorded as the model of every page it reads)."""
 
     def __init__(self, threads: int = 1, text_score: float = 0.3, use_cls: bool = False,
                  source: str = "grey", word_boxes: bool = True, params: dict | None = None,
-                 **options):
+                 rec_model: str | Path | None = None, **options):
         super().__init__(threads=threads, **options)
         if source not in ("grey", "binary"):
             raise UsageError(f"Unknown RapidOCR source '{source}'.", hint="Use grey or binary.")
@@ -336,6 +338,12 @@ class RapidOcrEngine(OcrEngine):
         self.extra = {k: v for k, v in (params or {}).items()
                       if not k.endswith((".model_path", ".model_dir", "model_root_dir"))}
         self.models = model_files()
+        if rec_model:
+            path = Path(rec_model)
+            if not path.is_file():
+                raise UsageError(f"The recognition model {path} does not exist.",
+                                 hint="See the archive's models with: scanflow model list")
+            self.models["rec"] = path.resolve()
         self._ocr = None
 
     def version(self) -> str:
