@@ -31,6 +31,7 @@ from typing import Iterator
 
 import cv2
 
+from scanflow.archive import models
 from scanflow.archive.check import record_image_hashes
 from scanflow.archive.images import clean_temporary_files, write_png_atomic
 from scanflow.archive.pieces import check_genre, next_position, piece_for
@@ -238,12 +239,12 @@ def _validate_pupils(archive: Archive, options: IngestOptions,
 _WORKER: dict = {}
 
 
-def _init_worker(engine_name: str, threads: int) -> None:
+def _init_worker(engine_name: str, threads: int, engine_options: dict | None = None) -> None:
     _die_with_parent()
     # One engine per worker process, made once; OpenCV's own threads would fight the pool.
     cv2.setNumThreads(1)
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
-    _WORKER["engine"] = get_engine(engine_name, threads=threads)
+    _WORKER["engine"] = get_engine(engine_name, threads=threads, **(engine_options or {}))
 
 
 def _die_with_parent() -> None:
@@ -385,7 +386,9 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     manifest = read_manifest(options.manifest) if options.manifest else []
     known = _validate_pupils(archive, options, manifest)
     engine_name = options.engine or archive.setting("engine") or DEFAULT_ENGINE
-    get_engine(engine_name)  # fail now, with the install hint, not once per page
+    # The school's own recogniser version, if one is in use (scanflow model use).
+    engine_options = models.engine_options(archive, engine_name)
+    get_engine(engine_name, **engine_options)  # fail now, with the install hint, not per page
     if options.dpi < 72 or options.dpi > 1200:
         raise UsageError(f"--dpi {options.dpi} is out of range.", hint="Use 300 (or 150-600).")
 
@@ -416,7 +419,7 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     status = "finished"
     progress.start(len(tasks), "Reading pages")
     try:
-        for task, result in _run(tasks, engine_name, jobs, threads):
+        for task, result in _run(tasks, engine_name, jobs, threads, engine_options):
             placement = splitter.place(batches.page_code(task, result))
             piece_id = save_page(archive, batch_id, task, result, half_term, genre, placement)
             _tally(report, task, result, piece_id)
@@ -478,17 +481,18 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
             )
 
 
-def _run(tasks: list[PageTask], engine_name: str, jobs: int,
-         threads: int) -> Iterator[tuple[PageTask, PageResult]]:
+def _run(tasks: list[PageTask], engine_name: str, jobs: int, threads: int,
+         engine_options: dict | None = None) -> Iterator[tuple[PageTask, PageResult]]:
     if not tasks:
         return
     if jobs == 1:
-        engine = get_engine(engine_name, threads=threads)
+        engine = get_engine(engine_name, threads=threads, **(engine_options or {}))
         for task in tasks:
             yield task, process_page(task, engine)
         return
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(engine_name, threads))
+    pool = ctx.Pool(jobs, initializer=_init_worker,
+                    initargs=(engine_name, threads, engine_options))
     try:
         # imap keeps page order, so pages join their piece in the order they were scanned.
         for task, result in zip(tasks, pool.imap(_worker_task, tasks, chunksize=1)):
