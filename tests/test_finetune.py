@@ -283,3 +283,20 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
     result = finetune.fine_tune(base, train, held, out, tmp_path / "work", settings)
     assert result.resumed_from == 3 and result.steps == 4  # 3 steps were done when stopped
     assert finetune.read_lines(out, [finetune.load_line(held[0].image)])[0] is not None
+
+
+def test_backup_and_restore_keep_the_model_versions(archive, tmp_path):
+    from scanflow.archive.backup import backup, restore
+    from scanflow.archive.store import open_archive
+
+    v1 = register_copy(archive, tmp_path)
+    models.use_model(archive, v1.id)
+    backup(archive, tmp_path / "bk")
+    assert (tmp_path / "bk" / "models" / "rec-v1.onnx").is_file()
+    restore(tmp_path / "bk", tmp_path / "restored")
+    again = open_archive(tmp_path / "restored")
+    try:
+        assert models.engine_options(again, "rapidocr")["rec_model"].startswith(
+            str(tmp_path / "restored"))
+    finally:
+        again.close()

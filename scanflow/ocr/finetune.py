@@ -285,6 +285,11 @@ def _import_torch():
     return torch
 
 
+def require_training() -> None:
+    """Raise :class:`EngineUnavailable` (with the install command) unless training can run."""
+    _import_torch()
+
+
 def training_available() -> str | None:
     """None when training can run here, else why not (for messages and test skips)."""
     try:

@@ -69,11 +69,7 @@ def train_school_model(archive: Archive, *, extra_dirs: Sequence[str | Path] = (
     """
     if not 0 < holdout < 1:
         raise UsageError(f"--holdout {holdout} must be between 0 and 1 (e.g. 0.2).")
-    why = finetune.training_available()
-    if why:
-        from scanflow.errors import EngineUnavailable
-
-        raise EngineUnavailable("Training is not installed here.", hint=finetune.TRAIN_HINT)
+    finetune.require_training()  # before any work: says how to install it
     log = log or (lambda message: None)
     extras = [e for d in extra_dirs for e in finetune.read_line_dir(d)]
     lines, _skipped = corrected_lines(archive, half_term=half_term)
