@@ -4,6 +4,7 @@
 #   bash setup.sh sample   install everything, then run the main job on scans_sample/
 #   bash setup.sh test     install everything (with test tools), then run the tests
 #   bash setup.sh install  install everything, run nothing
+#   bash setup.sh train    install everything plus the training extra (scanflow model train)
 #
 # It installs the Debian packages scanflow needs (Tesseract, Poppler, fonts; Chromium for
 # the browser tests), creates .venv/ and installs scanflow into it. Nothing leaves the
@@ -12,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 mode="${1:-install}"
-case "$mode" in sample|test|install) ;; *)
-  echo "usage: bash setup.sh [sample|test|install]" >&2; exit 2 ;;
+case "$mode" in sample|test|install|train) ;; *)
+  echo "usage: bash setup.sh [sample|test|install|train]" >&2; exit 2 ;;
 esac
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -54,7 +55,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 extras=""
+# The test tools include the training extra, so CI runs the training tests too.
 [ "$mode" = test ] && extras="[test]"
+[ "$mode" = train ] && extras="[train]"
 # Reinstall only when the package definition changed since the last successful install.
 stamp=".venv/.scanflow-installed${extras}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
@@ -81,6 +84,9 @@ fi
 case "$mode" in
   install)
     say "Installed. Try: .venv/bin/scanflow --help"
+    ;;
+  train)
+    say "Installed with training. Try: .venv/bin/scanflow model train --help"
     ;;
   sample)
     export SCANFLOW_ARCHIVE="${SCANFLOW_ARCHIVE:-$PWD/scanflow-archive}"

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent / "scanflow"
 
 # Lowest first: a package may import its own modules and those of any package listed
 # before it, never one listed after it. Top-level modules (errors, progress) are layer 0.
-LAYERS = ["", "archive", "ocr", "intake", "scoring", "exports", "evaluation", "review", "cli"]
+LAYERS = ["", "archive", "ocr", "intake", "scoring", "exports", "evaluation", "training",
+          "review", "cli"]
 
 
 def module_name(path: Path) -> str:

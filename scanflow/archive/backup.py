@@ -6,6 +6,7 @@
                             consistent moment, taken while the review app or an ingest
                             goes on writing (WAL: they are not blocked)
     DEST/images/...         every image the database refers to, as stored
+    DEST/models/...         every recogniser version the database names (scanflow model)
     DEST/BACKUP.json        when, from where, which scanflow, what it holds
     DEST/MANIFEST.sha256    SHA-256 of every file above, in ``sha256sum`` format, so
                             ``cd DEST && sha256sum -c MANIFEST.sha256`` checks it anywhere
@@ -36,6 +37,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from scanflow.archive.models import MODELS
 from scanflow.archive.store import DB_NAME, IMAGES, Archive, now
 from scanflow.errors import ArchiveError, UsageError
 
@@ -132,6 +134,7 @@ def backup(archive: Archive, dest: str | Path, progress=None) -> BackupReport:
             report.pieces = snap.execute("SELECT COUNT(*) FROM pieces").fetchone()[0]
             schema = snap.execute("PRAGMA user_version").fetchone()[0]
             images = _referenced_images(snap)
+            model_files = _referenced_models(snap)
         finally:
             snap.close()
         progress.start(len(images), "Copying images")
@@ -155,6 +158,18 @@ def backup(archive: Archive, dest: str | Path, progress=None) -> BackupReport:
                     f"images/{rel} differs from its recorded checksum (changed since it was "
                     "stored, or damaged); run scanflow check")
         progress.finish()
+        # The school's recogniser versions (scanflow model train) are small beside the
+        # images and cost CPU-hours to make again: they are backed up too.
+        for name, recorded in model_files.items():
+            source = archive.path / MODELS / name
+            if not source.is_file():
+                report.warnings.append(f"{MODELS}/{name} is missing from the archive (not "
+                                       "backed up)")
+                continue
+            digest, _ = _copy_hashing(source, tmp / MODELS / name)
+            entries[f"{MODELS}/{name}"] = digest
+            if recorded != digest:
+                report.warnings.append(f"{MODELS}/{name} differs from its recorded checksum")
         from scanflow import __version__
 
         info = {"created_at": now(), "scanflow": __version__, "schema": schema,
@@ -174,6 +189,13 @@ def backup(archive: Archive, dest: str | Path, progress=None) -> BackupReport:
         raise
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _referenced_models(conn: sqlite3.Connection) -> dict[str, str]:
+    """The recogniser version files the database names, with their SHA-256."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'models'").fetchone():
+        return {}
+    return dict(conn.execute("SELECT file, sha256 FROM models").fetchall())
 
 
 def _referenced_images(conn: sqlite3.Connection) -> dict[str, str | None]:
@@ -300,7 +322,7 @@ def restore(backup_dir: str | Path, archive_path: str | Path, *,
         for name in sorted(entries):
             if name in (MANIFEST, INFO):
                 continue
-            if name != DB_NAME and not name.startswith(f"{IMAGES}/"):
+            if name != DB_NAME and not name.startswith((f"{IMAGES}/", f"{MODELS}/")):
                 continue
             dest = tmp / name
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +331,7 @@ def restore(backup_dir: str | Path, archive_path: str | Path, *,
                 raise ArchiveError(f"{backup_dir / name} changed while it was being restored.",
                                    hint="Make sure nothing writes to the backup, and run "
                                         "the restore again. Nothing was changed.")
-            images += name != DB_NAME
+            images += name.startswith(f"{IMAGES}/")
         conn = sqlite3.connect(str(tmp / DB_NAME))
         try:
             conn.execute("PRAGMA journal_mode = WAL")  # as scanflow init makes archives

@@ -445,6 +445,41 @@ def _m006() -> str:
     """
 
 
+# Reserved numbers while work is in flight: 7 and 8 (other issues).
+
+
+@migration(9, "recognition model versions")
+def _m009() -> str:
+    return """
+    -- Line recognisers fine-tuned on this school's corrected lines (scanflow model train).
+    -- The ONNX file lives in the archive's models/ folder. Which version reads new pages is
+    -- the setting 'rec_model' (a row id here; absent = the stock model of the rapidocr
+    -- wheel). Counts only: no pupil ids or text, so erasure has nothing to find here.
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        file TEXT NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        base_model TEXT NOT NULL,
+        base_id INTEGER REFERENCES models(id),
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        status TEXT NOT NULL CHECK (status IN ('better', 'not_better', 'retired')),
+        train_lines INTEGER NOT NULL,
+        heldout_lines INTEGER NOT NULL,
+        extra_lines INTEGER NOT NULL DEFAULT 0,
+        pupils INTEGER,
+        cer_before REAL,
+        cer_after REAL,
+        train_seconds REAL,
+        settings TEXT,
+        data TEXT,
+        replaced INTEGER REFERENCES models(id),
+        activated_at TEXT
+    );
+    """
+
+
 @migration(11, "ingest runs: which process; speed at 25,000 pieces")
 def _m011() -> str:
     return """

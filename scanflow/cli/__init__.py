@@ -8,7 +8,8 @@ logs to stderr.
 One module per command group, each a thin click layer: ``archive`` (init, status,
 search, backup, restore, check), ``pupils`` (roster, genre, pupil, purge), ``intake``
 (ingest, sheets, engine), ``pieces``, ``review`` (serve, user), ``scoring`` (score,
-rubric), ``exports`` (export, grid) and ``evaluation`` (eval, accuracy, debug-page).
+rubric), ``exports`` (export, grid), ``evaluation`` (eval, accuracy, debug-page) and ``model``
+(train, list, use, rollback).
 Importing them registers their commands on :data:`cli`.
 """
 
@@ -19,6 +20,7 @@ from scanflow.cli import (  # noqa: F401
     evaluation,
     exports,
     intake,
+    model,
     pieces,
     pupils,
     review,

@@ -78,6 +78,27 @@ def _preprocess_settings(overrides, **explicit):
     return dataclasses.replace(PreprocessSettings(), **changes)
 
 
+def _model_option(name: str, archive_path: Path, engine_name: str) -> dict:
+    """Engine options that make ``engine_name`` read with model ``name``."""
+    from scanflow.archive.models import get_model, model_path
+    from scanflow.archive.store import open_archive
+    from scanflow.errors import UsageError
+
+    if engine_name != "rapidocr":
+        raise UsageError(f"--model works with the rapidocr engine, not {engine_name}.",
+                         hint="Leave out --engine, or use --engine rapidocr.")
+    if name.lower().endswith(".onnx"):
+        if not Path(name).is_file():
+            raise UsageError(f"The model file {name} does not exist.")
+        return {"rec_model": name}
+    archive = open_archive(archive_path)
+    try:
+        version = get_model(archive, name)
+        return {"rec_model": str(model_path(archive, version))} if version else {}
+    finally:
+        archive.close()
+
+
 @cli.command("debug-page")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
@@ -130,8 +151,15 @@ def debug_page_cmd(file, page, out_dir, engine_name, overrides):
               help="Any preprocessing setting, repeatable (e.g. -S dewarp=false); "
                    "'scanflow debug-page' shows what each does.")
 @click.option("--per-image", is_flag=True, help="With --json, include every image's result.")
+@click.option("--model", "model_name", default=None, metavar="VERSION|FILE",
+              help="Read with this recogniser: a version from 'scanflow model list' (in "
+                   "--archive), 'stock', or an .onnx file (rapidocr only).")
+@click.option("--archive", "archive_path", type=click.Path(file_okay=False, path_type=Path),
+              envvar="SCANFLOW_ARCHIVE", default="scanflow-archive", show_default=True,
+              help="The archive whose model versions --model names.")
 def eval_command(data_dir, engine_name, limit, as_json, binarise, deskew, crop, flatten,
-                 remove_rules, orient, engine_options, jobs, overrides, per_image):
+                 remove_rules, orient, engine_options, jobs, overrides, per_image, model_name,
+                 archive_path):
     """Measure OCR accuracy on DATA_DIR: images with <stem>.gt.txt transcriptions.
 
     Reports corpus CER and WER (exact, ignoring case, ignoring case and punctuation),
@@ -145,6 +173,8 @@ def eval_command(data_dir, engine_name, limit, as_json, binarise, deskew, crop, 
     settings = _preprocess_settings(overrides, binarise=binarise, deskew=deskew, crop=crop,
                                     flatten=flatten, remove_rules=remove_rules, orient=orient)
     options = dict(_key_value(o) for o in engine_options)
+    if model_name:
+        options.update(_model_option(model_name, archive_path, engine_name))
 
     def progress(done, total, stem):
         click.echo(f"\r{done}/{total} {stem[:40]:<40}", nl=False, err=True)

@@ -106,3 +106,19 @@ def export_pdf(archive, piece_id, output):
 
     searchable_pdf(archive, piece_id, output)
     click.echo(f"{output}: piece {piece_id} ({output.stat().st_size // 1024} KB).")
+
+
+@export.command("lines")
+@archive_option
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--half-term", help="Only pieces of this half term.")
+def export_lines_cmd(archive, dest, half_term):
+    """Every line of the reviewed pieces as DEST/<stem>.png + <stem>.gt.txt (the teacher's
+    text), with DEST/lines.tsv naming each line's piece, page, engine and model: the
+    examples 'scanflow model train' learns from."""
+    from scanflow.exports.lines import export_lines
+
+    report = export_lines(archive, dest, half_term=half_term)
+    skipped = "".join(f"; {n} skipped ({why})" for why, n in sorted(report.skipped.items()))
+    click.echo(f"{dest}: {report.lines} line(s) from {report.pieces} reviewed piece(s) of "
+               f"{report.pupils} pupil(s), {report.changed} corrected by a teacher{skipped}.")

@@ -32,6 +32,7 @@ from typing import Iterator
 
 import cv2
 
+from scanflow.archive import models
 from scanflow.archive.check import record_image_hashes
 from scanflow.archive.images import clean_temporary_files, write_png_atomic
 from scanflow.archive.pieces import check_genre, next_position, piece_for
@@ -239,12 +240,12 @@ def _validate_pupils(archive: Archive, options: IngestOptions,
 _WORKER: dict = {}
 
 
-def _init_worker(engine_name: str, threads: int) -> None:
+def _init_worker(engine_name: str, threads: int, engine_options: dict | None = None) -> None:
     _die_with_parent()
     # One engine per worker process, made once; OpenCV's own threads would fight the pool.
     cv2.setNumThreads(1)
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
-    engine = get_engine(engine_name, threads=threads)
+    engine = get_engine(engine_name, threads=threads, **(engine_options or {}))
     # Load the models now, while the ingest process is still hashing and counting pages,
     # not when the first page arrives.
     engine.warm_up()
@@ -280,19 +281,21 @@ class PageReaders:
     that planning; its workers then read pages while this process stores the results.
     """
 
-    def __init__(self, engine_name: str, jobs: int, threads: int):
+    def __init__(self, engine_name: str, jobs: int, threads: int,
+                 engine_options: dict | None = None):
         self.engine_name, self.jobs, self.threads = engine_name, jobs, threads
+        self.engine_options = engine_options or {}
         self.pool = None
         if jobs > 1:
             ctx = multiprocessing.get_context("spawn")
             self.pool = ctx.Pool(jobs, initializer=_init_worker,
-                                 initargs=(engine_name, threads))
+                                 initargs=(engine_name, threads, self.engine_options))
 
     def read(self, tasks: list[PageTask]) -> Iterator[tuple[PageTask, PageResult]]:
         if not tasks:
             return
         if self.pool is None:
-            engine = get_engine(self.engine_name, threads=self.threads)
+            engine = get_engine(self.engine_name, threads=self.threads, **self.engine_options)
             for task in tasks:
                 yield task, process_page(task, engine)
             return
@@ -445,7 +448,9 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     manifest = read_manifest(options.manifest) if options.manifest else []
     known = _validate_pupils(archive, options, manifest)
     engine_name = options.engine or archive.setting("engine") or DEFAULT_ENGINE
-    get_engine(engine_name)  # fail now, with the install hint, not once per page
+    # The school's own recogniser version, if one is in use (scanflow model use).
+    engine_options = models.engine_options(archive, engine_name)
+    get_engine(engine_name, **engine_options)  # fail now, with the install hint, not per page
     if options.dpi < 72 or options.dpi > 1200:
         raise UsageError(f"--dpi {options.dpi} is out of range.", hint="Use 300 (or 150-600).")
 
@@ -475,7 +480,7 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     report.batch_id = batch_id
 
     jobs = planned_jobs(options.jobs, scans)
-    readers = PageReaders(engine_name, jobs, engine_threads(jobs))
+    readers = PageReaders(engine_name, jobs, engine_threads(jobs), engine_options)
     status = "finished"
     try:
         tasks = list(_plan(archive, scans, options, batch_id, linker, report))

@@ -321,7 +321,9 @@ class RapidOcrEngine(OcrEngine):
     each word, default on; off: boxes in proportion to characters), ``latin_only`` (decode
     only classes English writing can hold, default on), ``params`` (extra RapidOCR
     configuration entries such as ``{"Det.box_thresh": 0.6}``; model paths cannot be
-    overridden).
+    overridden), ``rec_model`` (an ONNX line recogniser to read with instead of the
+    wheel's, such as a school's fine-tuned version: its file name is recorded as the model
+    of every page it reads).
 
     RapidOCR finds the text boxes; the recogniser runs through :mod:`scanflow.ocr.ctc`,
     which masks non-Latin classes before decoding and keeps every character's probability
@@ -329,7 +331,8 @@ class RapidOcrEngine(OcrEngine):
 
     def __init__(self, threads: int = 1, text_score: float = 0.3, use_cls: bool = False,
                  source: str = "grey", word_boxes: bool = True, latin_only: bool = True,
-                 params: dict | None = None, **options):
+                 params: dict | None = None, rec_model: str | Path | None = None,
+                 **options):
         super().__init__(threads=threads, **options)
         if source not in ("grey", "binary"):
             raise UsageError(f"Unknown RapidOCR source '{source}'.", hint="Use grey or binary.")
@@ -341,6 +344,12 @@ class RapidOcrEngine(OcrEngine):
         self.extra = {k: v for k, v in (params or {}).items()
                       if not k.endswith((".model_path", ".model_dir", "model_root_dir"))}
         self.models = model_files()
+        if rec_model:
+            path = Path(rec_model)
+            if not path.is_file():
+                raise UsageError(f"The recognition model {path} does not exist.",
+                                 hint="See the archive's models with: scanflow model list")
+            self.models["rec"] = path.resolve()
         self._ocr = None
         self._rec = None
 

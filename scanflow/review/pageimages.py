@@ -172,6 +172,7 @@ def read_again(archive: Archive, page_id: int, *, engine_name: str | None = None
     Used after turning a page: orientation detection is off (a person has just said which
     way up it is); the other cleaning steps run as at ingest.
     """
+    from scanflow.archive.models import engine_options
     from scanflow.intake.ingest import DEFAULT_ENGINE, write_png_atomic
     from scanflow.ocr.engine import get_engine
     from scanflow.ocr.preprocess import PreprocessSettings
@@ -185,8 +186,8 @@ def read_again(archive: Archive, page_id: int, *, engine_name: str | None = None
     row = archive.db.execute("SELECT dpi, engine, ocr_image_path FROM pages WHERE id = ?",
                              [page_id]).fetchone()
     dpi, used_engine, ocr_rel = row
-    engine = get_engine(engine_name or used_engine or archive.setting("engine")
-                        or DEFAULT_ENGINE)
+    engine_name = engine_name or used_engine or archive.setting("engine") or DEFAULT_ENGINE
+    engine = get_engine(engine_name, **engine_options(archive, engine_name))
     bgr = cv2.imread(str(archive.image(image_path)), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ArchiveError(f"The image of page {page_id} cannot be read ({image_path}).",

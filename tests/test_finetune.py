@@ -1,0 +1,302 @@
+"""The school's own recogniser: corrected lines out of the archive, training, versions.
+
+The whole loop (export lines -> train a few steps -> ONNX -> read a page with it -> gate ->
+rollback) runs on a tiny generated set; it needs the training extra (torch, onnx2torch),
+which ``bash setup.sh test`` installs, and is skipped with the reason when it is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from archive_helpers import add_piece
+from scanflow.archive import models
+from scanflow.archive.erase import erase_pupils
+from scanflow.archive.transcription import current_lines, mark_reviewed, save_version
+from scanflow.cli import cli
+from scanflow.errors import UsageError
+from scanflow.exports.lines import corrected_lines, export_lines
+from scanflow.ocr import finetune
+from scanflow.ocr.rapid import model_files
+
+AVA, BEN, CARA = "A100000000001", "A100000000002", "A100000000003"
+TRAINING = finetune.training_available()
+needs_training = pytest.mark.skipif(TRAINING is not None, reason=f"{TRAINING}")
+
+
+def reviewed_piece(archive, pupil, lines, fix=None):
+    """A piece of ``lines`` (one page), corrected by ``fix(old) -> new`` and reviewed."""
+    piece = add_piece(archive, pupil, "2026-27-autumn-1", "narrative", [lines])
+    if fix:
+        tlines = current_lines(archive, piece)
+        for t in tlines:
+            t.text = fix(t.text)
+        save_version(archive, piece, tlines, based_on=0, author="mrs.k")
+    mark_reviewed(archive, piece, reviewer="mrs.k")
+    return piece
+
+
+@pytest.fixture
+def school(archive):
+    reviewed_piece(archive, AVA, ["the dog ran", "a big cat"], fix=lambda t: t.replace("big", "bigg"))
+    reviewed_piece(archive, BEN, ["we went out", "my frend"])
+    reviewed_piece(archive, CARA, ["the sea is blue", "I like it"])
+    add_piece(archive, CARA, "2026-27-autumn-2", "narrative", [["not reviewed yet"]])
+    return archive
+
+
+def test_export_lines_writes_reviewed_lines_with_the_teachers_text(school, tmp_path):
+    report = export_lines(school, tmp_path / "lines")
+    assert (report.lines, report.pieces, report.pupils, report.changed) == (6, 3, 3, 1)
+    gts = sorted((tmp_path / "lines").glob("*.gt.txt"))
+    texts = {p.read_text().strip() for p in gts}
+    assert "a bigg cat" in texts and "not reviewed yet" not in texts
+    for gt in gts:
+        png = gt.with_name(gt.name[:-len(".gt.txt")] + ".png")
+        img = finetune.load_line(png)
+        assert img.shape[0] < 60 and img.shape[1] > 2 * img.shape[0]  # a line, not the page
+    manifest = (tmp_path / "lines" / "lines.tsv").read_text().splitlines()
+    assert manifest[0].split("\t") == ["stem", "piece_id", "page_id", "line_no", "engine",
+                                       "model", "changed"]
+    assert len(manifest) == 7 and AVA not in "".join(manifest)
+    # The folder is the layout training and 'scanflow eval' read.
+    assert len(finetune.read_line_dir(tmp_path / "lines")) == 6
+
+
+def test_erased_pupils_lines_are_never_exported(school, tmp_path):
+    erase_pupils(school, [AVA])
+    lines, _ = corrected_lines(school)
+    assert {line.pupil_id for line in lines} == {BEN, CARA}
+    report = export_lines(school, tmp_path / "lines")
+    assert report.lines == 4 and "bigg" not in "".join(
+        p.read_text() for p in (tmp_path / "lines").glob("*.gt.txt"))
+
+
+def test_export_lines_command(school, tmp_path):
+    result = CliRunner().invoke(cli, ["export", "lines", str(tmp_path / "out"),
+                                      "--archive", str(school.path)])
+    assert result.exit_code == 0, result.output
+    assert "6 line(s) from 3 reviewed piece(s) of 3 pupil(s), 1 corrected" in result.output
+
+
+def test_split_by_group_keeps_each_writer_on_one_side(tmp_path):
+    examples = [finetune.LineExample(tmp_path / f"{g}-{i}.png", "x", g)
+                for g in "abcdefghij" for i in range(3)]
+    train, held = finetune.split_by_group(examples, 0.2)
+    assert len({e.group for e in held}) == 2 and len(held) == 6
+    assert not {e.group for e in train} & {e.group for e in held}
+    assert finetune.split_by_group(examples, 0.2) == (train, held)  # deterministic
+
+
+def test_greedy_decode_merges_repeats_and_drops_blanks():
+    chars = ["blank", "a", "b", " "]
+    probs = np.eye(4)[[1, 1, 0, 1, 2, 2, 3, 0, 3, 2]][None]
+    assert finetune.greedy_decode(probs, chars) == ["aab b"]
+
+
+def test_read_lines_reads_a_printed_line_with_the_stock_model(tmp_path):
+    import cv2
+
+    img = np.full((48, 360, 3), 255, np.uint8)
+    cv2.putText(img, "hello world", (8, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 2)
+    text = finetune.read_lines(model_files()["rec"], [img])[0]
+    assert finetune.cer(["hello world"], [text]) < 0.2
+
+
+def register_copy(archive, tmp_path, status="better"):
+    """A version whose file is a copy of the stock recogniser (a real, readable model)."""
+    copy = tmp_path / "copy.onnx"
+    shutil.copyfile(model_files()["rec"], copy)
+    return models.register_model(archive, copy, engine="rapidocr", base_model="stock",
+                                 base_id=None, status=status, train_lines=10, heldout_lines=4,
+                                 cer_before=0.2, cer_after=0.1)
+
+
+def test_use_and_rollback_switch_the_model_new_pages_are_read_with(archive, tmp_path):
+    v1 = register_copy(archive, tmp_path)
+    v2 = register_copy(archive, tmp_path)
+    assert (v1.file, v2.file) == ("rec-v1.onnx", "rec-v2.onnx")
+    assert models.engine_options(archive, "rapidocr") == {}
+    models.use_model(archive, 1)
+    models.use_model(archive, "v2")
+    opts = models.engine_options(archive, "rapidocr")
+    assert opts["rec_model"].endswith("rec-v2.onnx")
+    assert models.engine_options(archive, "tesseract") == {}
+    retired, now_active = models.rollback(archive)
+    assert retired.status == "retired" and now_active.id == 1
+    retired, now_active = models.rollback(archive)
+    assert retired.id == 1 and now_active is None
+    with pytest.raises(UsageError, match="nothing to roll back"):
+        models.rollback(archive)
+    with pytest.raises(UsageError, match="no model version 7"):
+        models.use_model(archive, 7)
+
+
+def test_pages_record_the_model_that_read_them(archive, tmp_path):
+    from scanflow.ocr.engine import get_engine
+
+    v1 = register_copy(archive, tmp_path)
+    models.use_model(archive, v1.id)
+    engine = get_engine("rapidocr", **models.engine_options(archive, "rapidocr"))
+    assert "rec-v1.onnx" in engine.model()
+    with pytest.raises(UsageError, match="does not exist"):
+        get_engine("rapidocr", rec_model=tmp_path / "missing.onnx")
+
+
+def test_model_commands_list_use_rollback(archive, tmp_path):
+    register_copy(archive, tmp_path, status="not_better")
+    run = lambda *args: CliRunner().invoke(cli, [*args, "--archive", str(archive.path)])  # noqa: E731
+    listing = run("model", "list")
+    assert listing.exit_code == 0 and "v1" in listing.output and "not better" in listing.output
+    assert "* stock" in listing.output.replace("*stock", "* stock") or "*" in listing.output
+    assert run("model", "use", "1").exit_code == 0
+    assert "* v1" in run("model", "list").output.replace("*v1", "* v1")
+    result = run("model", "rollback")
+    assert result.exit_code == 0 and "stock model" in result.output
+    bad = run("model", "use", "banana")
+    assert bad.exit_code != 0 and "not a model version" in bad.output
+
+
+def test_eval_model_option_reads_with_the_chosen_version(archive, tmp_path):
+    import cv2
+
+    data = tmp_path / "data"
+    data.mkdir()
+    img = np.full((60, 400, 3), 255, np.uint8)
+    cv2.putText(img, "the red fox", (10, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    cv2.imwrite(str(data / "l1.png"), img)
+    (data / "l1.gt.txt").write_text("the red fox\n")
+    register_copy(archive, tmp_path)
+    result = CliRunner().invoke(cli, ["eval", str(data), "--model", "1", "--json",
+                                      "--archive", str(archive.path)])
+    assert result.exit_code == 0, result.output
+    assert '"model": "PP-OCRv6_det_small.onnx + rec-v1.onnx"' in result.output
+    missing = CliRunner().invoke(cli, ["eval", str(data), "--model", "4",
+                                       "--archive", str(archive.path)])
+    assert missing.exit_code != 0 and "no model version 4" in missing.output
+
+
+def test_training_without_enough_pupils_says_what_to_do(archive):
+    if TRAINING:
+        pytest.skip(TRAINING)
+    from scanflow.training.school import train_school_model
+
+    reviewed_piece(archive, AVA, ["the dog ran"])
+    with pytest.raises(UsageError, match="at least two pupils"):
+        train_school_model(archive)
+
+
+# --------------------------------------------------------------------------- with torch
+
+
+@needs_training
+def test_torch_copy_of_the_recogniser_matches_onnxruntime():
+    import onnxruntime
+    import torch
+
+    base = model_files()["rec"]
+    net = finetune.to_torch(base).eval()
+    rng = np.random.default_rng(0)
+    x = finetune.batch_array([rng.integers(0, 255, (40, 200, 3), dtype=np.uint8)])
+    expected = onnxruntime.InferenceSession(str(base)).run(None, {"x": x})[0]
+    with torch.no_grad():
+        got = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
+    assert np.abs(got - expected).max() < 1e-4
+    # Every weight trains, the head and the LayerNorms included.
+    assert sum(p.numel() for p in net.parameters()) > 5_000_000
+
+
+@needs_training
+def test_whole_loop_export_train_read_gate_rollback(school, tmp_path):
+    from scanflow.ocr.engine import get_engine
+    from scanflow.ocr.reader import read_page
+    from scanflow.training.school import train_school_model, work_dir
+
+    reviewed_piece(school, AVA, ["on the hill", "rain fell"])
+    settings = finetune.TrainSettings(epochs=3, batch_size=2, max_steps=2, threads=1,
+                                      augment=False)
+    report = train_school_model(school, holdout=0.34, settings=settings)
+    v = report.version
+    assert (v.id, v.file, report.steps) == (1, "rec-v1.onnx", 2)
+    assert report.heldout_lines >= 2 and report.train_lines >= 2
+    assert v.cer_before == pytest.approx(report.cer_before, abs=1e-4)
+    # The gate follows the measurement, whichever way it went.
+    assert report.became_default == (report.cer_after < report.cer_before)
+    assert v.status == ("better" if report.became_default else "not_better")
+    assert (models.active_id(school) == 1) == report.became_default
+    # Nothing of the school's lines is left on disk once training is over.
+    assert not (work_dir(school) / "lines").exists()
+    assert not (work_dir(school) / "checkpoint.pt").exists()
+
+    # The new file reads a page through the normal pipeline, and says so.
+    models.use_model(school, 1)
+    engine = get_engine("rapidocr", **models.engine_options(school, "rapidocr"))
+    from conftest import page_image
+
+    _, rec = read_page(np.asarray(page_image(["The cat sat on the mat"])), engine)
+    assert rec.model.endswith("rec-v1.onnx") and "cat" in rec.text.lower()
+    retired, now_active = models.rollback(school)
+    assert retired.id == 1 and now_active is None
+
+
+@needs_training
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+    import cv2
+
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    for i, word in enumerate(["cat", "dog", "sun", "hat", "pen", "box"]):
+        img = np.full((40, 150, 3), 255, np.uint8)
+        cv2.putText(img, word, (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
+        cv2.imwrite(str(folder / f"w{i}-00.png"), img)
+        (folder / f"w{i}-00.gt.txt").write_text(word + "\n")
+    examples = finetune.read_line_dir(folder)
+    train, held = examples[:4], examples[4:]
+    settings = finetune.TrainSettings(epochs=2, batch_size=2, threads=1, checkpoint_every=1,
+                                      augment=False)
+
+    class StopAfter:
+        def __init__(self, n):
+            self.n = n
+
+        def start(self, total, description):
+            self.total = total
+
+        def advance(self, n=1):
+            self.n -= n
+            if self.n < 0:
+                raise KeyboardInterrupt
+
+        def finish(self):
+            pass
+
+    base = model_files()["rec"]
+    out = tmp_path / "out.onnx"
+    with pytest.raises(KeyboardInterrupt):
+        finetune.fine_tune(base, train, held, out, tmp_path / "work", settings,
+                           progress=StopAfter(2))
+    assert (tmp_path / "work" / "checkpoint.pt").is_file() and not out.exists()
+    result = finetune.fine_tune(base, train, held, out, tmp_path / "work", settings)
+    assert result.resumed_from == 3 and result.steps == 4  # 3 steps were done when stopped
+    assert finetune.read_lines(out, [finetune.load_line(held[0].image)])[0] is not None
+
+
+def test_backup_and_restore_keep_the_model_versions(archive, tmp_path):
+    from scanflow.archive.backup import backup, restore
+    from scanflow.archive.store import open_archive
+
+    v1 = register_copy(archive, tmp_path)
+    models.use_model(archive, v1.id)
+    backup(archive, tmp_path / "bk")
+    assert (tmp_path / "bk" / "models" / "rec-v1.onnx").is_file()
+    restore(tmp_path / "bk", tmp_path / "restored")
+    again = open_archive(tmp_path / "restored")
+    try:
+        assert models.engine_options(again, "rapidocr")["rec_model"].startswith(
+            str(tmp_path / "restored"))
+    finally:
+        again.close()
