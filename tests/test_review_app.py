@@ -202,7 +202,8 @@ def test_piece_screen_lines_save_history_review(school):
     data = piece_data(client.get(f"/piece/{ids['ava']}").get_data(as_text=True))
     assert [l["text"] for l in data["lines"]] == TRUTH and data["lines"][0]["flags"] == []
     r = client.post(data["urls"]["save"], headers=head, json={})
-    assert r.get_json() == {"number": 1, "note": "corrected 2 lines", "based_on": 1}
+    assert r.get_json() == {"number": 1, "note": "corrected 2 lines", "based_on": 1,
+                            "merged": False}
     assert T.current_text(archive, ids["ava"]) == "\n".join(TRUTH)
     html = client.get(f"/piece/{ids['ava']}/history").get_data(as_text=True)
     assert "corrected 2 lines" in html and "+a dragon caled Spark" in html
@@ -247,7 +248,7 @@ def test_line_structure_calls_return_the_new_lines(school):
                                      "Reload the page and try again.")
 
 
-def test_conflicting_form_save_is_refused_and_keeps_the_second_editors_text(school):
+def test_conflicting_form_saves_combine_and_clashing_lines_are_chosen(school):
     archive, ids = school
     kim = create_app(archive.path, local_name="kim").test_client()
     lee = create_app(archive.path, local_name="lee").test_client()
@@ -256,24 +257,26 @@ def test_conflicting_form_save_is_refused_and_keeps_the_second_editors_text(scho
     r = kim.post(url + "/save", data={"csrf_token": token_k, "based_on": 0, "rev": 0,
                                       "line": TRUTH})
     assert r.status_code == 302
-    lees = ["Once upon a time there was", "a dragon called Spark"]
+    # lee changed line 1 differently from kim and left line 2 as recognised.
+    lees = ["Once upon a time there was", OCR[1]]
     r = lee.post(url + "/save", data={"csrf_token": token_l, "based_on": 0, "rev": 0,
                                       "line": lees})
     assert r.status_code == 409
     html = r.get_data(as_text=True)
-    assert f"Piece {ids['ava']} was saved by kim at " in html
-    assert "Your text was not saved." in html
+    assert "kim saved this piece today" in html and "+00:00" not in html
+    assert "Choose which wording to keep" in html
+    assert 'name="choice-0" value="mine"' in html and TRUTH[0] in html
     assert [l["text"] for l in piece_data(html)["lines"]] == lees  # still on lee's screen
     assert T.current_lines(archive, ids["ava"])[0].text == TRUTH[0]  # kim's version stands
-    # Reloading later still shows lee's text and the warning.
+    # Reloading later still shows the choice; lee keeps their line 1, kim's line 2 stays.
     html = lee.get(url).get_data(as_text=True)
     assert [l["text"] for l in piece_data(html)["lines"]] == lees
-    assert "was saved by kim" in html
+    assert 'id="clashes"' in html
     r = lee.post(url + "/save", data={"csrf_token": token_l, "based_on": 0,
                                       "rev": piece_data(html)["rev"], "line": lees,
-                                      "keep_mine": "1"})
+                                      "theirs": "1", "choice-0": "mine"})
     assert r.status_code == 302
-    assert T.current_lines(archive, ids["ava"])[0].text == lees[0]
+    assert [l.text for l in T.current_lines(archive, ids["ava"])] == [lees[0], TRUTH[1]]
     assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee"]
 
 

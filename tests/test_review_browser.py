@@ -272,23 +272,38 @@ def test_login_required_and_a_conflicting_save(browser, school):
         kim.keyboard.press("Enter")
         kim.keyboard.press("Control+s")
         expect(kim.locator("#save-state")).to_contain_text("Saved as version 1")
-        # lee, who opened version 0, types something else: the line goes to lee's draft...
-        _line(lee, 0).fill("Once upon a time there was")
+        # lee, who opened version 0, corrects another line: the line goes to lee's draft...
+        _line(lee, 1).fill("a dragon called Spark")
         lee.keyboard.press("Enter")
         expect(lee.locator("#conflict")).to_be_visible()  # ...with an early warning
-        lee.keyboard.press("Control+s")
-        expect(lee.locator("#conflict-message")).to_contain_text(
-            f"Piece {ids['ava']} was saved by kim at ")
-        expect(lee.locator("#conflict-message")).to_contain_text("Your text was not saved.")
-        expect(_line(lee, 0)).to_have_value("Once upon a time there was")
-        assert T.current_lines(archive, ids["ava"])[0].text == "Once upon a time ther was"
-        lee.reload()
+        expect(lee.locator("#conflict-message")).to_contain_text("kim saved this piece today")
+        expect(lee.locator("#conflict-message")).not_to_contain_text("+00:00")
+        lee.keyboard.press("Control+s")  # different lines: combined without asking
+        expect(lee.locator(".flashes")).to_contain_text(
+            "Saved as version 2: corrected 1 line (combined with version 1 by kim)")
+        assert [l.text for l in T.current_lines(archive, ids["ava"])][:2] == \
+            ["Once upon a time ther was", "a dragon called Spark"]
         lee.wait_for_selector("body[data-ready='1']")
-        expect(_line(lee, 0)).to_have_value("Once upon a time there was")
-        expect(lee.locator("#conflict")).to_be_visible()
-        lee.get_by_role("button", name="Save my text as a new version").click()
-        expect(lee.locator("#save-state")).to_contain_text("Saved as version 2")
-        assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee"]
+        # Now both change line 1 differently: kim (still on version 1) saves second.
+        _line(lee, 0).fill("Once upon a time, ther was")
+        lee.keyboard.press("Enter")
+        lee.keyboard.press("Control+s")
+        expect(lee.locator("#save-state")).to_contain_text("Saved as version 3")
+        _line(kim, 0).fill("Once upon a time ther wos")
+        kim.keyboard.press("Enter")
+        kim.keyboard.press("Control+s")
+        kim.wait_for_selector("#clashes")  # the page shows the clash side by side
+        expect(kim.locator("#conflict-message")).to_contain_text("Choose which wording")
+        expect(kim.locator(".clash").first).to_contain_text("Once upon a time, ther was")
+        expect(kim.locator(".clash").first).to_contain_text("Once upon a time ther wos")
+        kim.locator(".clash input[value=theirs]").first.check()
+        kim.get_by_role("button", name="Save with these choices").click()
+        expect(kim.locator(".flashes")).to_contain_text(
+            "Nothing new to save: version 3 already holds the text you chose.")
+        expect(_line(kim, 1)).to_have_value("a dragon called Spark")  # lee's, now shown
+        assert [l.text for l in T.current_lines(archive, ids["ava"])][:2] == \
+            ["Once upon a time, ther was", "a dragon called Spark"]
+        assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee", "lee"]
         # The teacher cannot see other classes; logging out ends the session.
         lee.goto(f"{base}/unassigned")
         expect(lee.locator("h1")).to_contain_text("reviews pieces but does not assign pages")

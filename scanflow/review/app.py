@@ -53,7 +53,7 @@ from flask import (
 from scanflow.archive import transcription as T
 from scanflow.archive.store import Archive, current_user, open_archive
 from scanflow.errors import ScanflowError, UsageError
-from scanflow.review import accounts, editing, pageimages, queue
+from scanflow.review import accounts, editing, merge, pageimages, queue
 from scanflow.review.context import (
     Forbidden,
     NotFound,
@@ -65,6 +65,7 @@ from scanflow.review.context import (
     user,
 )
 from scanflow.review.piece_screen import lines_json, render_piece, scoring_details
+from scanflow.review.when import human_time
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SECRET_SETTING = "review.secret_key"
@@ -114,6 +115,7 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
         "rubrics": {},
     }
     app.jinja_env.globals.update(csrf_token=csrf_token, reminder=REMINDER)
+    app.jinja_env.filters["when"] = human_time
     app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0f}%"
 
     app.before_request(_before)
@@ -341,15 +343,18 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         texts = request.form.getlist("line")
         based_on = _int(request.form, "based_on")
         rev = _int(request.form, "rev", 0)
-        keep_mine = request.form.get("keep_mine") == "1"
+        choices, theirs = _merge_choices(request.form)
         try:
             editing.save_lines(archive, piece_id, author, based_on=based_on, rev=rev,
                                texts=texts)
-            result = editing.commit_draft(archive, piece_id, author, keep_mine=keep_mine)
+            result = editing.commit_draft(archive, piece_id, author, choices=choices,
+                                          theirs=theirs)
+        except editing.MergeNeeded as exc:
+            return render_piece(piece_id, error=str(exc), status=409)
         except (T.EditConflict, editing.DraftChanged) as exc:
             return render_piece(piece_id, error=str(exc), texts=texts, status=409)
         flash(f"Saved as version {result.number}: {result.note}." if result.number
-              else "Nothing to save: the text is as it was.")
+              else f"Nothing to save: {result.note}.")
         if request.form.get("then") == "review":
             return _mark_reviewed_and_next(piece_id)
         return redirect(url_for("piece_view", piece_id=piece_id))
@@ -493,9 +498,17 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     def api_save(piece_id: int):
         reviewable_piece(piece_id)
         data = request.get_json(silent=True) or {}
-        result = editing.commit_draft(get_archive(), piece_id, user().username,
-                                      keep_mine=bool(data.get("keep_mine")))
-        return jsonify(number=result.number, note=result.note,
+        choices, theirs = _merge_choices(data)
+        try:
+            result = editing.commit_draft(get_archive(), piece_id, user().username,
+                                          choices=choices, theirs=theirs)
+        except editing.MergeNeeded as exc:
+            # The page shows the clashing lines side by side when it is opened again.
+            return jsonify(error=str(exc), conflict=True, merge=True), 409
+        if result.merged:  # the page reloads to show the combined text, and says why
+            flash(f"Saved as version {result.number}: {result.note}." if result.number
+                  else f"Nothing new to save: {result.note}.")
+        return jsonify(number=result.number, note=result.note, merged=result.merged,
                        based_on=T.latest_number(get_archive(), piece_id))
 
     # -- pictures ------------------------------------------------------------------------
@@ -628,6 +641,19 @@ def _resolve_pupil(archive: Archive, text: str) -> str:
     raise UsageError(f"No pupil matches '{text}'.",
                      hint="Type part of their name or id and pick them from the list; import "
                           "the class list first if they are missing.")
+
+
+def _merge_choices(data) -> tuple[dict[int, str] | None, int | None]:
+    """The person's choice for each clashing line (``choice-N`` fields) and the version
+    (``theirs``) they chose against; (None, None) when the page sent none."""
+    if not data.get("theirs"):
+        return None, None
+    choices = {}
+    for key in data.keys():
+        number = key[len("choice-"):] if key.startswith("choice-") else ""
+        if number.isdigit() and data.get(key) in merge.CHOICES:
+            choices[int(number)] = data.get(key)
+    return choices, _int(data, "theirs")
 
 
 def _safe_next(target: str | None) -> str:

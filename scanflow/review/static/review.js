@@ -78,6 +78,7 @@
             ". Your text is still here; try again, or reload the page."));
           err.status = resp.status;
           err.conflict = !!json.conflict;
+          err.merge = !!json.merge;
           throw err;
         }
         return json;
@@ -109,6 +110,11 @@
   }
 
   function showError(err) {
+    if (err && err.merge) {
+      // Lines both people changed: the page lays them side by side to choose from.
+      window.location.reload();
+      return;
+    }
     if (err && err.conflict) { showConflict(err.message); return; }
     setStatus((err && err.message) || String(err), true);
   }
@@ -419,11 +425,28 @@
     return state.chain.then(function () {});
   }
 
-  function saveVersion(keepMine) {
+  // The choice made for each line both people changed (the conflict banner's radios).
+  function mergeChoices() {
+    var body = {};
+    var theirs = document.getElementById("merge-theirs");
+    if (!theirs) return body;
+    body.theirs = Number(theirs.value);
+    document.querySelectorAll("#clashes input[type=radio]:checked").forEach(function (r) {
+      body[r.name] = r.value;
+    });
+    return body;
+  }
+
+  function saveVersion() {
     if (state.current >= 0) commitLine(state.current, false);
     setStatus("Saving…");
     return enqueue(function () {
-      return post(data.urls.save, { keep_mine: !!keepMine }).then(function (r) {
+      return post(data.urls.save, mergeChoices()).then(function (r) {
+        if (r.merged) {
+          // Their changes are now in the text too: show the combined version.
+          window.location.reload();
+          return r;
+        }
         state.basedOn = r.based_on;
         state.rev = 0;
         el.basedOn.value = r.based_on;
@@ -447,9 +470,8 @@
     el.form.addEventListener("submit", function (e) {
       e.preventDefault();
       var who = e.submitter || {};
-      var keepMine = who.name === "keep_mine";
       var thenReview = who.name === "then" && who.value === "review";
-      saveVersion(keepMine).then(function () {
+      saveVersion().then(function () {
         if (thenReview && el.reviewForm) el.reviewForm.submit();
       }, function () { /* shown by enqueue */ });
     });
