@@ -412,7 +412,9 @@ def test_make_server_binds_loopback_and_reports_its_url(archive):
 # --- scoring panel (issue 6) ----------------------------------------------------------------
 
 
-def test_scoring_panel_shows_suggestions_and_records_levels_when_the_archive_can(school):
+def test_scoring_form_records_every_changed_level_at_once_and_says_when_stale(school):
+    from scanflow.scoring.scores import piece_scores
+
     archive, ids = school
     client = create_app(archive.path, local_name="kim").test_client()
     html = client.get(f"/piece/{ids['ava']}").get_data(as_text=True)
@@ -421,23 +423,27 @@ def test_scoring_panel_shows_suggestions_and_records_levels_when_the_archive_can
     assert r.status_code == 200
     fragment = r.get_data(as_text=True)
     assert "<html" not in fragment and "Punctuation" in fragment
-    assert "suggested from" in fragment
+    assert fragment.count('<form') == 1 and fragment.count('type="submit"') == 1
+    assert 'id="unreviewed"' in fragment  # nobody has reviewed the recognised text
     token = csrf(client, f"/piece/{ids['ava']}")
-    r = client.post(f"/piece/{ids['ava']}/scoring", data={"csrf_token": token,
-                                                         "criterion": "punctuation", "level": "3"})
-    has_scores = archive.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'scores'").fetchone()
-    if has_scores:  # the scores migration has landed: the level is recorded
-        assert r.status_code == 302
-        from scanflow.scoring.scores import piece_scores
-
-        assert piece_scores(archive, ids["ava"]).current["punctuation"].level == 3
-        assert "recorded: level 3 by kim" in client.get(
-            f"/piece/{ids['ava']}/scoring?fragment=1").get_data(as_text=True)
-    else:
-        assert r.status_code == 400
-        assert "Levels cannot be recorded yet: this archive has no scores table." in \
-            r.get_data(as_text=True)
-        assert "Levels cannot be recorded in this archive yet" in fragment
+    r = client.post(f"/piece/{ids['ava']}/scoring", data={
+        "csrf_token": token, "level-punctuation": "3", "level-vocabulary": "2"})
+    assert r.status_code == 302
+    current = piece_scores(archive, ids["ava"]).current
+    assert (current["punctuation"].level, current["vocabulary"].level) == (3, 2)
+    # The script's call: unchanged levels are not recorded twice; the panel comes back.
+    r = client.post(f"/api/piece/{ids['ava']}/scoring", headers={"X-CSRF-Token": token},
+                    data={"level-punctuation": "3", "level-vocabulary": "4"})
+    assert r.get_json()["message"] == "Saved 1 level: Vocabulary 4."
+    assert "recorded level 4 by kim" in r.get_json()["html"]
+    assert len(piece_scores(archive, ids["ava"]).history) == 3
+    # A correction after scoring: the panel says the levels are stale.
+    lines = T.current_lines(archive, ids["ava"])
+    lines[0].text = "Once upon a time there was"
+    T.save_version(archive, ids["ava"], lines, based_on=0, author="kim")
+    fragment = client.get(f"/piece/{ids['ava']}/scoring?fragment=1").get_data(as_text=True)
+    assert 'id="stale"' in fragment and "stale: recorded level 3 by kim" in fragment
+    assert 'id="unreviewed"' not in fragment
 
 
 def test_a_bug_gives_a_plain_message_not_a_traceback(school):

@@ -314,3 +314,37 @@ def test_login_required_and_a_conflicting_save(browser, school):
         assert errors == []
     finally:
         server.close()
+
+
+def test_scoring_by_keyboard_in_one_form_without_a_reload(browser, local_server):
+    from scanflow.scoring.scores import piece_scores
+
+    archive, ids, base = local_server
+    T.mark_reviewed(archive, ids["ava"], reviewer="kim")  # Spelling and Punctuation too
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(f"{base}/piece/{ids['ava']}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.evaluate("window.notReloaded = true")
+    page.locator("#scoring-details summary").click()
+    page.wait_for_selector("#score-form")
+    focused = "document.activeElement.closest('fieldset') && " \
+              "document.activeElement.closest('fieldset').dataset.criterion"
+    assert page.evaluate(focused) == "audience_ideas"
+    page.keyboard.press("2")  # the teacher's judgement for the first criterion
+    assert page.evaluate(focused) == "character_setting"
+    page.keyboard.press("3")
+    assert page.evaluate(focused) == "vocabulary"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == "punctuation"
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("4")  # vocabulary: level 4, whatever was suggested
+    page.screenshot(path="/tmp/wt15_scoring.png")
+    page.keyboard.press("Enter")
+    expect(page.locator("#score-state")).to_contain_text("Saved ")
+    assert page.evaluate("window.notReloaded") is True
+    current = piece_scores(archive, ids["ava"]).current
+    assert (current["audience_ideas"].level, current["character_setting"].level,
+            current["vocabulary"].level) == (2, 3, 4)
+    assert len(current) >= 5  # the suggested ones were saved in the same press
+    assert errors == []

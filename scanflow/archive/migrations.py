@@ -443,3 +443,15 @@ def _m006() -> str:
     -- Class views find who was in a class in an earlier year through pupil_history.
     CREATE INDEX idx_pupil_history_class ON pupil_history(class_name);
     """
+
+
+@migration(7, "scores remember the text they judged")
+def _m007() -> str:
+    return """
+    -- A level belongs to the text it was judged on: SHA-256 of that text (as in
+    -- piece_texts.text) and its length in words. When the piece's text changes later (a
+    -- correction, an added page) the level is reported stale until scored again. Rows
+    -- from before this migration have NULL here and are judged by transcription_version.
+    ALTER TABLE scores ADD COLUMN text_sha256 TEXT;
+    ALTER TABLE scores ADD COLUMN words INTEGER;
+    """

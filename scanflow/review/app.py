@@ -422,22 +422,18 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/piece/<int:piece_id>/scoring")
     @require("review")
     def piece_score(piece_id: int):
-        from scanflow.scoring import scores as scoring
-
-        reviewable_piece(piece_id)
-        if not get_archive().db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                        "AND name = 'scores'").fetchone():
-            raise UsageError("Levels cannot be recorded yet: this archive has no scores table.",
-                             hint="Upgrade scanflow (bash setup.sh), then open the piece again.")
-        criterion = request.form.get("criterion", "")
-        level = request.form.get("level", "")
-        if not level.isdigit():
-            raise UsageError("Choose a level (1 to 5) before confirming.",
-                             hint="Pick one of the descriptors, then press Confirm.")
-        score = scoring.confirm_level(get_archive(), piece_id, criterion, int(level),
-                                      scorer=user().username)
-        flash(f"{score.criterion_name}: level {score.level} recorded.")
+        """The scoring form without JavaScript: every level at once, then the piece."""
+        flash(_record_levels(piece_id, request.form))
         return redirect(url_for("piece_view", piece_id=piece_id, scoring=1) + "#scoring")
+
+    @app.post("/api/piece/<int:piece_id>/scoring")
+    @require("review")
+    def api_score(piece_id: int):
+        """The same form sent by the page's script: no reload, the panel is redrawn."""
+        message = _record_levels(piece_id, request.form)
+        panel = scoring_details(piece_id, user().username)
+        return jsonify(message=message, html=render_template(
+            "scoring.html", piece=reviewable_piece(piece_id), s=panel, user=user()))
 
     # -- the editor's JSON calls -----------------------------------------------------------
 
@@ -654,6 +650,34 @@ def _merge_choices(data) -> tuple[dict[int, str] | None, int | None]:
         if number.isdigit() and data.get(key) in merge.CHOICES:
             choices[int(number)] = data.get(key)
     return choices, _int(data, "theirs")
+
+
+def _record_levels(piece_id: int, form) -> str:
+    """Record the levels of the scoring form (``level-<criterion>`` fields), all or none.
+
+    A level already recorded on the current text is not recorded again; one recorded on
+    an earlier text (stale) is, since the teacher has now judged it on this text.
+    """
+    from scanflow.scoring import scores as scoring
+
+    reviewable_piece(piece_id)
+    archive = get_archive()
+    if not archive.db["scores"].exists():
+        raise UsageError("Levels cannot be recorded yet: this archive has no scores table.",
+                         hint="Upgrade scanflow (bash setup.sh), then open the piece again.")
+    chosen = {key[len("level-"):]: int(value) for key, value in form.items()
+              if key.startswith("level-") and value.isdigit()}
+    if not chosen:
+        raise UsageError("Choose a level (1 to 5) for at least one criterion before saving.",
+                         hint="Type a digit for the criterion in focus, or pick a descriptor.")
+    current = scoring.piece_scores(archive, piece_id).current
+    changed = {cid: level for cid, level in chosen.items()
+               if cid not in current or current[cid].level != level or current[cid].stale}
+    if not changed:
+        return "Nothing new to save: every level is as recorded."
+    report = scoring.score_piece(archive, piece_id, levels=changed, scorer=user().username)
+    names = ", ".join(f"{s.criterion_name} {s.level}" for s in report.recorded)
+    return f"Saved {len(report.recorded)} level{'s' if len(report.recorded) != 1 else ''}: {names}."
 
 
 def _safe_next(target: str | None) -> str:

@@ -78,7 +78,7 @@ def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | 
         "piece": piece_id, "based_on": based_on, "rev": rev, "has_draft": draft is not None,
         "pages": pages, "lines": line_data, "csrf": csrf_token(),
         "urls": {op: url_for(f"api_{op}", piece_id=piece_id)
-                 for op in ("line", "split", "merge", "insert", "delete", "save")},
+                 for op in ("line", "split", "merge", "insert", "delete", "save", "score")},
         "conflict": conflict,
     }
     return render_template(

@@ -706,11 +706,75 @@
       return resp.text();
     }).then(function (html) {
       body.innerHTML = html;  // our own server-rendered, escaped HTML; no scripts in it
+      focusCriterion(0);
     }, function () {
       delete scoring.dataset.loaded;
     });
   }
   if (scoring) scoring.addEventListener("toggle", loadScoring);
+
+  // One form for every criterion: a digit sets the level of the criterion in focus and
+  // moves on, ↑/↓ move, Enter saves them all without reloading the page.
+  function criteria() {
+    return Array.prototype.slice.call(
+      document.querySelectorAll("#score-form fieldset.criterion:not([disabled])"));
+  }
+
+  function focusCriterion(i) {
+    var all = criteria();
+    if (!all.length) return;
+    var fs = all[Math.max(0, Math.min(i, all.length - 1))];
+    var radio = fs.querySelector("input[type=radio]:checked") ||
+      fs.querySelector("input[type=radio]:not([disabled])");
+    if (radio) radio.focus();
+    fs.scrollIntoView({ block: "nearest" });
+  }
+
+  function saveLevels(form) {
+    var state = document.getElementById("score-state");
+    if (state) state.textContent = "Saving…";
+    fetch(data.urls.score, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": data.csrf },
+      body: new FormData(form)
+    }).then(function (resp) {
+      return resp.json().then(function (json) {
+        if (!resp.ok) throw new Error(json.error || ("The server answered " + resp.status));
+        return json;
+      });
+    }).then(function (json) {
+      document.getElementById("scoring-body").innerHTML = json.html;
+      var now = document.getElementById("score-state");
+      if (now) now.textContent = json.message;
+      focusCriterion(0);
+    }, function (err) {
+      var now = document.getElementById("score-state");
+      if (now) { now.textContent = err.message + " Your choices are still here."; now.classList.add("error"); }
+    });
+  }
+
+  document.addEventListener("submit", function (e) {
+    if (e.target && e.target.id === "score-form") { e.preventDefault(); saveLevels(e.target); }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    var form = e.target && e.target.closest && e.target.closest("#score-form");
+    if (!form || e.ctrlKey || e.metaKey || e.altKey) return;
+    var fs = e.target.closest("fieldset.criterion");
+    var all = criteria();
+    var at = all.indexOf(fs);
+    if (/^[1-5]$/.test(e.key) && fs) {
+      e.preventDefault();
+      var radio = fs.querySelector("input[type=radio][value='" + e.key + "']:not([disabled])");
+      if (radio) { radio.checked = true; focusCriterion(at + 1); }
+    } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && fs) {
+      e.preventDefault();
+      focusCriterion(at + (e.key === "ArrowDown" ? 1 : -1));
+    } else if (e.key === "Enter" && e.target.type !== "submit") {
+      e.preventDefault();
+      saveLevels(form);
+    }
+  });
 
   // ------------------------------------------------------------------------------ start
 
