@@ -348,3 +348,56 @@ def test_scoring_by_keyboard_in_one_form_without_a_reload(browser, local_server)
             current["vocabulary"].level) == (2, 3, 4)
     assert len(current) >= 5  # the suggested ones were saved in the same press
     assert errors == []
+
+
+STORY_36 = [f"line {n} of the story and the dragon flew on" for n in range(1, 37)]
+
+
+def _visible_lines(page) -> int:
+    """Line items wholly inside the lines pane, below its sticky reminder."""
+    return page.evaluate("""() => {
+        const pane = document.querySelector('.lines-pane').getBoundingClientRect();
+        const top = document.querySelector('#reminder').getBoundingClientRect().bottom;
+        return [...document.querySelectorAll('#lines .line')].filter(li => {
+            const r = li.getBoundingClientRect();
+            return r.top >= top - 1 && r.bottom <= pane.bottom + 1;
+        }).length;
+    }""")
+
+
+def test_a_long_piece_shows_twelve_lines_at_once_and_keeps_the_typed_line_in_view(
+        browser, archive):
+    for k in range(3):  # 36 lines over three pages, as a long story is written
+        add_page(archive, STORY_36[12 * k:12 * k + 12], pupil_id="A100000000001")
+    piece = archive.db.execute("SELECT piece_id FROM pages LIMIT 1").fetchone()[0]
+    server, base = _serve(archive)
+    try:
+        errors: list[str] = []
+        page = _page(browser, errors)
+        page.goto(f"{base}/piece/{piece}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#lines .line").count() == 36
+        page.screenshot(path="/tmp/wt15_dense.png")
+
+        assert _visible_lines(page) >= 12
+        # The header's status is one line, not three.
+        status = page.locator(".piece-status").bounding_box()
+        assert status["height"] < 32
+        # Each picture is cut to its own line's words: a clip path from the word boxes.
+        clip = page.evaluate("getComputedStyle(document.querySelector('.crop-page')).clipPath")
+        assert clip.startswith("polygon(")
+        page.screenshot(path="/tmp/wt15_dense.png")
+        _line(page, 0).click()
+        for n in range(1, 36):  # quick ↓ presses: the box typed in is always wholly in view
+            page.keyboard.press("ArrowDown")
+            box = page.evaluate("""() => {
+                const li = document.activeElement.closest('.line').getBoundingClientRect();
+                const pane = document.querySelector('.lines-pane').getBoundingClientRect();
+                const top = document.querySelector('#reminder').getBoundingClientRect().bottom;
+                return [li.top >= top - 1, li.bottom <= pane.bottom + 1];
+            }""")
+            assert _current_index(page) == n and box == [True, True], n
+        page.screenshot(path="/tmp/wt15_dense_end.png")
+        assert errors == []
+    finally:
+        server.close()

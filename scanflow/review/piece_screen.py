@@ -28,13 +28,24 @@ def lines_json(archive: Archive, piece_id: int, lines: list[T.TLine],
                 flags: dict | None = None) -> list[dict]:
     if flags is None:
         flags = editing.low_confidence_words(archive, piece_id)
+    outlines = editing.word_outlines(archive, piece_id)
     out = []
     for line in lines:
         d = asdict(line)
         # Marks stay until a person has read the line against the page.
         d["flags"] = flags.get(line.ocr_line_id, []) if line.confidence is not None else []
+        d["outline"] = _inside(outlines.get(line.ocr_line_id, []), line)
         out.append(d)
     return out
+
+
+def _inside(boxes: list[list[int]], line: T.TLine) -> list[list[int]]:
+    """The word boxes whose centre lies in the line's box: after a split, each half
+    keeps only its own words."""
+    if None in (line.x, line.y, line.w, line.h):
+        return []
+    return [b for b in boxes if line.x <= b[0] + b[2] / 2 <= line.x + line.w
+            and line.y <= b[1] + b[3] / 2 <= line.y + line.h]
 
 
 def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | None = None,

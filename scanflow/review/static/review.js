@@ -59,7 +59,7 @@
     pane: document.querySelector(".lines-pane")
   };
 
-  var CROP_LINE_PX = 56;
+  var CROP_LINE_PX = 28;  // a line's picture on screen: legible, and 12+ lines fit
   var pagesById = {};
   data.pages.forEach(function (p, i) { p.index = i; pagesById[p.id] = p; });
 
@@ -106,6 +106,7 @@
 
   function setStatus(text, isError) {
     el.status.textContent = text;
+    el.status.title = text;  // the header shows one line; the whole message on hover
     el.status.classList.toggle("error", !!isError);
   }
 
@@ -239,6 +240,27 @@
              deg: t ? page.skew : 0 };
   }
 
+  // The line's own writing: a polygon along the tops of its words left to right and back
+  // along their bottoms (page pixels times the crop's scale), so the ink of the lines
+  // above and below is masked. Without word boxes (a line typed in), the line's box.
+  function outlinePath(line, s, pad) {
+    var words = (line.outline && line.outline.length) ? line.outline
+      : [[line.x, line.y, line.w, line.h]];
+    var top = [], bottom = [];
+    words.forEach(function (w) {
+      var x0 = (w[0] - pad) * s, x1 = (w[0] + w[2] + pad) * s;
+      var y0 = Math.max(line.y - pad, w[1] - pad) * s;
+      var y1 = Math.min(line.y + line.h + pad, w[1] + w[3] + pad) * s;
+      top.push(x0.toFixed(1) + "px " + y0.toFixed(1) + "px", x1.toFixed(1) + "px " + y0.toFixed(1) + "px");
+      bottom.unshift(x0.toFixed(1) + "px " + y1.toFixed(1) + "px", x1.toFixed(1) + "px " + y1.toFixed(1) + "px");
+    });
+    // bottom was built right to left in pairs; each pair must run right then left.
+    for (var k = 0; k < bottom.length; k += 2) {
+      var t = bottom[k]; bottom[k] = bottom[k + 1]; bottom[k + 1] = t;
+    }
+    return "polygon(" + top.concat(bottom).join(", ") + ")";
+  }
+
   // Each line's own strip of the page, cut out by CSS from the page picture the browser
   // already has (no extra request, nothing for the server to do) and turned level.
   function drawCrop(i) {
@@ -254,12 +276,12 @@
     }
     crop.classList.remove("nobox");
     var b = band(line, page);
-    var padY = Math.max(6, Math.round(b.h * 0.18)), padX = 16;
+    var padY = Math.max(3, Math.round(b.h * 0.08)), padX = 10;
     var cw = b.w + 2 * padX, ch = b.h + 2 * padY;
     var avail = li.querySelector(".edit").clientWidth || 600;  // as wide as the text box
     // Never blow a crop up past the display picture's own resolution, nor a short line
     // up to giant size: about twice the height of the typed text is easy to compare.
-    var s = Math.min(avail / cw, page.display_width / page.width, CROP_LINE_PX / b.h);
+    var s = Math.min(avail / cw, page.display_width / page.width, CROP_LINE_PX / ch);
     crop.style.width = Math.round(cw * s) + "px";
     crop.style.height = Math.round(ch * s) + "px";
     var sheet = document.createElement("div");
@@ -271,6 +293,7 @@
     sheet.style.top = Math.round(ch * s / 2 - b.cy * s) + "px";
     sheet.style.transformOrigin = (b.cx * s) + "px " + (b.cy * s) + "px";
     if (b.deg) sheet.style.transform = "rotate(" + (-b.deg) + "deg)";
+    sheet.style.clipPath = outlinePath(line, s, padY);
     flagged(line).forEach(function (f) {
       var m = document.createElement("div");
       m.className = "wordflag";
