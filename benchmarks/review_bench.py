@@ -248,7 +248,7 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
     from scanflow.review.server import make_server
 
     rng = random.Random(seed)
-    server = make_server(path, "127.0.0.1", 0, threads=4)
+    server = make_server(path, "127.0.0.1", 0, threads=4, token=False)
     threading.Thread(target=server.run, daemon=True).start()
     client = Client(server.effective_port)
     try:

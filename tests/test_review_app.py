@@ -458,3 +458,48 @@ def test_a_bug_gives_a_plain_message_not_a_traceback(school):
     assert r.status_code == 500
     assert r.get_json()["error"].startswith("Something went wrong inside scanflow (a bug)")
     assert "internal detail" not in r.get_data(as_text=True)
+
+
+# --- access: the no-login token, slowed guessing ---------------------------------------
+
+
+def test_without_accounts_every_page_needs_the_printed_token(school):
+    archive, ids = school
+    client = create_app(archive.path, token="s3cret-token").test_client()
+    for url in ("/", "/queue", f"/piece/{ids['ava']}", "/export/levels.csv",
+                f"/api/piece/{ids['ava']}/save", "/page/1/display.jpg"):
+        r = client.get(url)
+        assert r.status_code == 403, url
+    assert "ends in ?token=" in client.get("/queue").get_data(as_text=True)
+    assert client.get("/queue?token=wrong").status_code == 403
+    assert client.get("/static/review.css").status_code == 200
+    r = client.get("/queue?token=s3cret-token&class=3A")
+    assert r.status_code == 302 and r.headers["Location"] == "/queue?class=3A"  # token dropped
+    assert client.get("/queue").status_code == 200  # kept in the cookie from now on
+    other = create_app(archive.path, token="s3cret-token").test_client()  # another browser
+    assert other.get(f"/piece/{ids['ava']}").status_code == 403
+
+
+def test_repeated_wrong_passwords_slow_down_with_one_answer_for_every_name(school):
+    archive, ids = school
+    A.add_user(archive, "kim", "lead", PW)
+    client = create_app(archive.path, require_login=True).test_client()
+    for _ in range(5):
+        assert login(client, "kim", "wrong password!").status_code == 401
+    slowed = login(client, "kim", PW)  # even the right password waits its turn
+    assert slowed.status_code == 429
+    unknown = create_app(archive.path, require_login=True).test_client()
+    for _ in range(5):
+        login(unknown, "nobody", "wrong password!")
+    r = login(unknown, "nobody", PW)
+    assert r.status_code == 429
+    strip = lambda html: re.sub(r"Wait \d+ seconds", "", re.search(
+        r'role="alert">([^<]*)<', html).group(1))
+    assert strip(r.get_data(as_text=True)) == strip(slowed.get_data(as_text=True))
+    assert "kim" not in strip(slowed.get_data(as_text=True))
+    # From another computer kim logs in at once: nobody can keep a teacher out.
+    elsewhere = create_app(archive.path, require_login=True).test_client()
+    r = elsewhere.post("/login?next=/queue", environ_base={"REMOTE_ADDR": "10.0.0.12"},
+                       data={"username": "kim", "password": PW,
+                             "csrf_token": csrf(elsewhere, "/login")})
+    assert r.status_code == 302

@@ -59,7 +59,8 @@ def browser():
 
 
 def _serve(archive, require_login=False):
-    server = make_server(archive.path, "127.0.0.1", 0, require_login=require_login, threads=4)
+    server = make_server(archive.path, "127.0.0.1", 0, require_login=require_login, threads=4,
+                         token=False)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     return server, url_of(server).rstrip("/")
@@ -399,5 +400,25 @@ def test_a_long_piece_shows_twelve_lines_at_once_and_keeps_the_typed_line_in_vie
             assert _current_index(page) == n and box == [True, True], n
         page.screenshot(path="/tmp/wt15_dense_end.png")
         assert errors == []
+    finally:
+        server.close()
+
+
+def test_the_no_login_server_answers_only_with_its_token(browser, archive):
+    server = make_server(archive.path, "127.0.0.1", 0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        errors: list[str] = []
+        page = _page(browser, errors)
+        base = url_of(server).rstrip("/")
+        response = page.goto(base + "/queue")
+        assert response.status == 403
+        expect(page.locator("h1")).to_contain_text("ends in ?token=")
+        page.goto(url_of(server, with_token=True))
+        page.wait_for_url(f"{base}/queue")  # the token is kept in a cookie, not the address
+        expect(page.locator("h1")).to_contain_text("Review queue")
+        assert "token" not in page.url
+        page.goto(base + "/queue")
+        expect(page.locator("h1")).to_contain_text("Review queue")
     finally:
         server.close()

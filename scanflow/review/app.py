@@ -30,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -54,6 +56,7 @@ from scanflow.archive import transcription as T
 from scanflow.archive.store import Archive, current_user, open_archive
 from scanflow.errors import ScanflowError, UsageError
 from scanflow.review import accounts, editing, merge, pageimages, queue
+from scanflow.review.throttle import LoginThrottle
 from scanflow.review.context import (
     Forbidden,
     NotFound,
@@ -75,12 +78,15 @@ SECRET_SETTING = "review.secret_key"
 
 
 def create_app(archive_path: str | Path, *, require_login: bool = False,
-               testing: bool = False, local_name: str | None = None) -> Flask:
+               testing: bool = False, local_name: str | None = None,
+               token: str | None = None) -> Flask:
     """The review app for the archive at ``archive_path``.
 
     ``require_login``: every request needs an account (always, when served beyond this
     computer). Without it the app answers only on loopback, as ``local_name`` (default:
-    the OS user) with the lead role.
+    the OS user) with the lead role; and, given a ``token``, only to a browser that
+    opened the address with ``?token=...`` (kept in its cookie), as Jupyter does: on a
+    shared school computer, other people's programs and logins cannot read the archive.
     """
     archive_path = Path(archive_path)
     first = open_archive(archive_path)  # fails now, with the hint, if there is no archive
@@ -113,6 +119,8 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
         "local_name": local_name or current_user(),
         "connections": threading.local(),
         "rubrics": {},
+        "throttle": LoginThrottle(),
+        "token": token,
     }
     app.jinja_env.globals.update(csrf_token=csrf_token, reminder=REMINDER)
     app.jinja_env.filters["when"] = human_time
@@ -158,6 +166,9 @@ def _before():
                 "This scanflow server only answers on this computer.",
                 "To use it from other computers, restart it with --host and log in with an "
                 "account (scanflow user add NAME --role lead).", 403)
+        refused = _token_problem(settings["token"])
+        if refused is not None:
+            return refused
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         problem = _csrf_problem()
         if problem:
@@ -174,6 +185,33 @@ def _before():
             return redirect(url_for("login", next=request.full_path.rstrip("?")))
     else:
         g.user = accounts.local_user(settings["local_name"])
+
+
+def _token_problem(token: str | None):
+    """None if this browser may use the no-login app; else the answer to give.
+
+    The token arrives once in the address ``scanflow serve`` prints and opens; it is then
+    kept (as a hash) in the session cookie, and the address is reloaded without it so it
+    stays out of the history and of Referer headers.
+    """
+    if not token or request.endpoint == "static":
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    sent = request.args.get("token")
+    if sent is not None and hmac.compare_digest(sent.encode(), token.encode()):
+        session["token"] = digest
+        session.permanent = True
+        args = {k: v for k, v in request.args.items() if k != "token"}
+        return redirect(request.path + ("?" + urlencode(args) if args else ""))
+    if hmac.compare_digest(str(session.get("token", "")).encode(), digest.encode()):
+        return None
+    message = ("This scanflow server needs the address it printed when it started, which "
+               "ends in ?token=… (so other people and programs on this computer cannot "
+               "read pupils' work).")
+    if _wants_json():
+        return jsonify(error=message), 403
+    return _error_page(message, "Copy the whole address from the window where "
+                                "'scanflow serve' is running, or start it again.", 403)
 
 
 def _wants_json() -> bool:
@@ -291,12 +329,23 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         username = ""
         if request.method == "POST":
             username = request.form.get("username", "")
+            throttle = conf()["throttle"]
+            keys = throttle.keys(username, request.remote_addr)
+            wait = throttle.wait(keys, now=time.time())
+            if wait > 0:
+                # The same answer for every name, account or not: nothing is revealed.
+                return render_template(
+                    "login.html", username=username, user=None,
+                    error=f"Too many wrong passwords from this computer or for this name. "
+                          f"Wait {math.ceil(wait)} seconds, then try again."), 429
             try:
                 u = accounts.authenticate(get_archive(), username,
                                           request.form.get("password", ""))
             except accounts.LoginFailed as exc:
+                throttle.failed(keys, now=time.time())
                 error = str(exc)
             else:
+                throttle.succeeded(keys)
                 old = session.get("sid")
                 accounts.end_session(get_archive(), old)
                 session.clear()  # a fresh session (and CSRF token) at every login
