@@ -64,6 +64,7 @@ from scanflow.review.context import (
     csrf_token,
     get_archive,
     require,
+    resolve_pupil,
     reviewable_piece,
     user,
 )
@@ -629,7 +630,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         from scanflow.archive.pieces import assign_pages
 
         archive = get_archive()
-        pupil_id = _resolve_pupil(archive, request.form.get("pupil", ""))
+        pupil_id = resolve_pupil(archive, request.form.get("pupil", ""))
         piece_id = assign_pages(archive, [page_id], pupil_id,
                                 half_term=request.form.get("half_term") or None,
                                 genre=request.form.get("genre") or None,
@@ -661,44 +662,6 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         n = pageimages.read_again(get_archive(), page_id, actor=user().username)
         flash(f"Page {page_id} was read again: {n} line(s).")
         return redirect(url_for("unassigned_view") + f"#page-{page_id}")
-
-
-def _resolve_pupil(archive: Archive, text: str) -> str:
-    """A pupil id from what was typed or picked: an id, or a name that is unique."""
-    from scanflow.archive.roster import get_pupil
-
-    text = text.strip()
-    if not text:
-        raise UsageError("Choose a pupil first.", hint="Type part of their name or id and pick "
-                                                      "them from the list.")
-    ident = text.split()[0]
-    if get_pupil(archive, ident, required=False):
-        return ident
-    rows = archive.db.execute(
-        "SELECT pupil_id FROM pupils WHERE left_on IS NULL AND (lower(COALESCE(preferred_name, "
-        "first_name) || ' ' || surname) = lower(?) OR lower(first_name || ' ' || surname) = "
-        "lower(?))", [text, text]).fetchall()
-    if len(rows) == 1:
-        return rows[0][0]
-    if len(rows) > 1:
-        raise UsageError(f"More than one pupil is called '{text}'.",
-                         hint="Pick the right one from the list (it shows their class and id).")
-    raise UsageError(f"No pupil matches '{text}'.",
-                     hint="Type part of their name or id and pick them from the list; import "
-                          "the class list first if they are missing.")
-
-
-def _merge_choices(data) -> tuple[dict[int, str] | None, int | None]:
-    """The person's choice for each clashing line (``choice-N`` fields) and the version
-    (``theirs``) they chose against; (None, None) when the page sent none."""
-    if not data.get("theirs"):
-        return None, None
-    choices = {}
-    for key in data.keys():
-        number = key[len("choice-"):] if key.startswith("choice-") else ""
-        if number.isdigit() and data.get(key) in merge.CHOICES:
-            choices[int(number)] = data.get(key)
-    return choices, _int(data, "theirs")
 
 
 def _record_levels(piece_id: int, form) -> str:
