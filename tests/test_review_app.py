@@ -206,7 +206,12 @@ def test_piece_screen_lines_save_history_review(school):
                             "merged": False}
     assert T.current_text(archive, ids["ava"]) == "\n".join(TRUTH)
     html = client.get(f"/piece/{ids['ava']}/history").get_data(as_text=True)
-    assert "corrected 2 lines" in html and "+a dragon caled Spark" in html
+    assert "corrected 2 lines" in html and "@@" not in html
+    changes = re.findall(r'<li><span class="ln">(.*?)</span> (.*?)</li>', html)
+    assert changes == [  # word by word, inline, with the teacher's name and a local time
+        ("Line 1", "<span>Once upon a </span><del>tine</del><ins>time</ins><span> ther was</span>"),
+        ("Line 2", "<span>a dragon caled </span><del>Spork</del><ins>Spark</ins>")]
+    assert "today " in html and "+00:00" not in html
     r = client.post(f"/piece/{ids['ava']}/restore/0", data={"csrf_token": data["csrf"]})
     assert r.status_code == 302 and T.current_text(archive, ids["ava"]) == "\n".join(OCR)
     # Mark reviewed goes on to the next waiting piece in queue order.

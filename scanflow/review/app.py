@@ -446,9 +446,13 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         number = int(show) if show.isdigit() and int(show) <= latest else latest
         against = request.args.get("against", str(max(0, number - 1)))
         other = int(against) if against.isdigit() and int(against) <= latest else max(0, number - 1)
-        diff = T.diff(versions[other], versions[number]) if number != other else []
+        changes = editing.word_changes([l.text for l in versions[other].lines],
+                                       [l.text for l in versions[number].lines]) \
+            if number != other else []
+        names = {v.author: editing.author_name(archive, v.author) for v in versions[1:]}
         return render_template("history.html", piece=piece, versions=versions, number=number,
-                               other=other, diff=diff, latest=latest, user=user())
+                               other=other, changes=changes, latest=latest, names=names,
+                               user=user())
 
     @app.post("/piece/<int:piece_id>/restore/<int:number>")
     @require("review")
@@ -662,6 +666,19 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         n = pageimages.read_again(get_archive(), page_id, actor=user().username)
         flash(f"Page {page_id} was read again: {n} line(s).")
         return redirect(url_for("unassigned_view") + f"#page-{page_id}")
+
+
+def _merge_choices(data) -> tuple[dict[int, str] | None, int | None]:
+    """The person's choice for each clashing line (``choice-N`` fields) and the version
+    (``theirs``) they chose against; (None, None) when the page sent none."""
+    if not data.get("theirs"):
+        return None, None
+    choices = {}
+    for key in data.keys():
+        number = key[len("choice-"):] if key.startswith("choice-") else ""
+        if number.isdigit() and data.get(key) in merge.CHOICES:
+            choices[int(number)] = data.get(key)
+    return choices, _int(data, "theirs")
 
 
 def _record_levels(piece_id: int, form) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import asdict, dataclass
 
 from scanflow.archive.store import Archive, now
@@ -329,6 +330,51 @@ class MergeNeeded(EditConflict):
         super().__init__(message, hint)
         self.merged = merged
         self.theirs = theirs  # the version the choices are made against
+
+
+def word_changes(old: list[str], new: list[str]) -> list[dict]:
+    """The changed lines of two versions, each as words kept, removed and added, for the
+    History page: ``[{"line": 3, "parts": [("same", "ther "), ("del", "was"), ...]}]``
+    (``line`` is the line's number in the newer version, or in the older one if it was
+    deleted).
+
+    >>> word_changes(["ther was a dog"], ["there was a dog"])[0]["parts"]
+    [('del', 'ther'), ('add', 'there'), ('same', ' was a dog')]
+    """
+    out = []
+    lines = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, i1, i2, j1, j2 in lines.get_opcodes():
+        if op == "equal":
+            continue
+        pairs = min(i2 - i1, j2 - j1) if op == "replace" else 0
+        for k in range(pairs):
+            out.append({"line": j1 + k + 1, "parts": _word_parts(old[i1 + k], new[j1 + k])})
+        for k in range(i1 + pairs, i2):
+            out.append({"line": k + 1, "parts": [("del", old[k])], "deleted": True})
+        for k in range(j1 + pairs, j2):
+            out.append({"line": k + 1, "parts": [("add", new[k])]})
+    return out
+
+
+def _word_parts(old: str, new: str) -> list[tuple[str, str]]:
+    # Words with the spaces after them, so a changed word is shown whole.
+    a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    parts: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            parts.append(("same", "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            parts.append(("del", "".join(a[i1:i2])))
+        if j2 > j1:
+            parts.append(("add", "".join(b[j1:j2])))
+    merged: list[tuple[str, str]] = []
+    for kind, text in parts:  # neighbouring pieces of one kind read as one
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + text)
+        else:
+            merged.append((kind, text))
+    return merged
 
 
 def commit_draft(archive: Archive, piece_id: int, author: str, *,
