@@ -20,6 +20,18 @@
    Reports p50 / p95 / max in ms and p95 / reference p50; the goal is p95 <= 100 ms for
    piece open, line save and queue listing.
 
+With ``--browser`` (headless Chromium, Debian's /usr/bin/chromium via Playwright), also:
+   * open ready   a 34-38-line piece opened in the browser until the first line box has
+                  the focus (``body[data-ready]``; the page picture may still be loading),
+                  p95 goal 300 ms;
+   * save         Ctrl+S after one corrected line until the page says "Saved", p95 goal
+                  100 ms;
+   * scoring      the scoring panel by keyboard for a teacher who agrees with every
+                  suggestion: ↓ past each suggested level, the evidence's level typed for
+                  the teacher-judgement criteria, Enter; keystrokes counted, the script's
+                  time measured, and a person's time modelled as 1.5 s to read each
+                  criterion's suggestion plus 3 keys a second (goal: 15 s).
+
 The cached archive keeps what each run saves (a few dozen versions among 25,000 pieces,
 which does not move the figures); --rebuild starts afresh.
 """
@@ -248,7 +260,7 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
     from scanflow.review.server import make_server
 
     rng = random.Random(seed)
-    server = make_server(path, "127.0.0.1", 0, threads=4)
+    server = make_server(path, "127.0.0.1", 0, threads=4, token=False)
     threading.Thread(target=server.run, daemon=True).start()
     client = Client(server.effective_port)
     try:
@@ -343,17 +355,112 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
     return result
 
 
+READ_SECONDS_PER_CRITERION = 1.5  # a person's time, modelled (stated, not measured)
+KEYS_PER_SECOND = 3.0
+
+
+def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
+    """Open, save and scoring timings in headless Chromium (see the module docstring)."""
+    from playwright.sync_api import sync_playwright
+
+    from scanflow.archive.store import open_archive
+    from scanflow.review.server import make_server, url_of
+
+    rng = random.Random(seed)
+    archive = open_archive(path)
+    sized = [r[0] for r in archive.db.execute(
+        "SELECT pages.piece_id FROM lines JOIN pages ON pages.id = lines.page_id "
+        "GROUP BY pages.piece_id HAVING COUNT(*) BETWEEN 34 AND 38 LIMIT 2000")]
+    reviewed = [r[0] for r in archive.db.execute(
+        "SELECT id FROM pieces WHERE status = 'reviewed' AND genre = 'narrative' "
+        "AND id NOT IN (SELECT piece_id FROM scores) LIMIT 2000")]  # not scored by a past run
+    archive.close()
+    server = make_server(path, "127.0.0.1", 0, threads=4, token=False)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = url_of(server).rstrip("/")
+    opened, saved, scoring = [], [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+            page.goto(f"{base}/piece/{sized[0]}")  # warm up: scripts, styles, templates
+            page.wait_for_selector("body[data-ready='1']")
+            reference = []  # the browser loading a static file: navigation with no app work
+            for _ in range(10):
+                start = time.perf_counter()
+                page.goto(f"{base}/static/review.css")
+                reference.append((time.perf_counter() - start) * 1000)
+            for piece in rng.sample(sized, min(pieces, len(sized))):
+                start = time.perf_counter()
+                # Ready to type is the focused first line box; the page's picture may still
+                # be arriving (made on first view: "picture first time" above).
+                page.goto(f"{base}/piece/{piece}", wait_until="domcontentloaded")
+                page.wait_for_selector("body[data-ready='1']")
+                opened.append((time.perf_counter() - start) * 1000)
+                page.wait_for_load_state("load")
+                page.locator("#lines input").first.fill(f"checked by the benchmark at {time.time()}")
+                page.keyboard.press("Enter")
+                page.wait_for_selector(".line.saving", state="detached")  # (the CSP forbids eval)
+                start = time.perf_counter()
+                page.keyboard.press("Control+s")
+                page.wait_for_selector("#save-state:has-text('Saved as version')")
+                saved.append((time.perf_counter() - start) * 1000)
+            for piece in rng.sample(reviewed, min(max(3, pieces // 4), len(reviewed))):
+                page.goto(f"{base}/piece/{piece}")
+                page.wait_for_selector("body[data-ready='1']")
+                start = time.perf_counter()
+                keys = 1  # opening the panel: one click (or Tab to it and Enter: two)
+                page.locator("#scoring-details summary").click()
+                page.wait_for_selector("#score-form fieldset.criterion")
+                fieldsets = page.locator("#score-form fieldset.criterion:not([disabled])")
+                criteria = fieldsets.count()
+                for k in range(criteria):
+                    fs = fieldsets.nth(k)
+                    if fs.locator("input:checked").count():
+                        page.keyboard.press("ArrowDown")  # the suggestion stands
+                    else:
+                        badge = fs.locator("legend .badge").first.inner_text()
+                        level = re.search(r"level (\d)", badge)
+                        page.keyboard.press(level.group(1) if level else "3")
+                    keys += 1
+                page.keyboard.press("Enter")
+                keys += 1
+                page.wait_for_selector("#score-state:has-text('Saved')")
+                script = time.perf_counter() - start
+                person = criteria * READ_SECONDS_PER_CRITERION + keys / KEYS_PER_SECOND
+                scoring.append({"criteria": criteria, "keys": keys,
+                                "script_seconds": round(script, 2),
+                                "person_seconds_modelled": round(person, 1)})
+            browser.close()
+    finally:
+        server.close()
+    ref = stats(reference)
+    result = {"reference_static_file": ref, "scoring": scoring}
+    for name, samples, goal in (("open_ready_to_type", opened, 300.0),
+                                ("save_in_browser", saved, GOAL_MS)):
+        s = stats(samples)
+        s.update(goal_p95_ms=goal, meets_goal=s["p95"] <= goal,
+                 p95_vs_reference_p50=round(s["p95"] / ref["p50"], 1) if ref["p50"] else None)
+        result[name] = s
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pieces", type=int, default=25_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rebuild", action="store_true", help="Build the archive afresh.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--browser", type=int, default=0, metavar="N",
+                        help="Also time N pieces opened, saved and scored in Chromium.")
     args = parser.parse_args()
     path = OUT / f"review-archive-{args.pieces}"
     built = build_cached(path, args.pieces, rebuild=args.rebuild)
     result = run(path, args.requests)
     result["build_seconds"] = built
+    if args.browser:
+        result["browser"] = browser_run(path, args.browser)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -364,6 +471,19 @@ def main() -> None:
     print_timings(result, ("piece_open", "line_save", "queue_listing", "version_save",
                            "picture_first_time", "picture_cached"), width=26, show_n=True)
     print(f"piece page size: {result['piece_page_kb_mean']} KB on average")
+    if args.browser:
+        b = result["browser"]
+        r = b["reference_static_file"]
+        print(f"In Chromium (reference: loading a static file, p50 {r['p50']:.1f} ms):")
+        for name in ("open_ready_to_type", "save_in_browser"):
+            s = b[name]
+            print(f"  {name.replace('_', ' '):<22} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms"
+                  f"  p95/ref {s['p95_vs_reference_p50']}x  n={s['n']}  goal p95 <= "
+                  f"{s['goal_p95_ms']:.0f} ms: {'met' if s['meets_goal'] else 'NOT MET'}")
+        for s in b["scoring"]:
+            print(f"scoring: {s['criteria']} criteria, {s['keys']} keystrokes, script "
+                  f"{s['script_seconds']} s, a person (modelled) {s['person_seconds_modelled']} s"
+                  " (goal 15 s)")
 
 
 if __name__ == "__main__":

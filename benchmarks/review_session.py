@@ -344,7 +344,7 @@ def session(work: Path, screenshots: Path | None = None) -> dict:
     from scanflow.review.server import make_server, url_of
 
     archive_path = prepare_archive(work)
-    server = make_server(archive_path, "127.0.0.1", 0, threads=4)
+    server = make_server(archive_path, "127.0.0.1", 0, threads=4, token=False)
     threading.Thread(target=server.run, daemon=True).start()
     base = url_of(server).rstrip("/")
     results: list[PageResult] = []

@@ -72,6 +72,18 @@ def test_search_page_links_to_the_piece(lead, school):
     assert "has no words to search for." in html
 
 
+def test_search_picks_the_pupil_by_name_not_id(lead, school):
+    html = get(lead, "/search?q=castle").get_data(as_text=True)
+    assert "Pupil id" not in html
+    assert '<option value="Ava Smith · 3A · A100000000001">' in html  # the list to pick from
+    for typed in ("Ava Smith", "ava", "Ava Smith · 3A · A100000000001", "A100000000001"):
+        html = get(lead, "/search?q=castle&pupil=" + typed).get_data(as_text=True)
+        hits = re.findall(r'<a href="/pupil/(\w+)#piece-(\d+)">', html)
+        assert hits == [("A100000000001", str(school["ava2"]))], typed
+    html = get(lead, "/search?q=castle&pupil=Nobody").get_data(as_text=True)
+    assert "No pupil matches &#39;Nobody&#39;." in html
+
+
 def test_downloads(lead, school):
     r = get(lead, "/export/levels.csv?half_term=2026-27-autumn-1")
     assert r.mimetype == "text/csv"

@@ -34,7 +34,8 @@ def test_levels_csv_one_row_per_pupil_and_half_term(archive, school, tmp_path):
     assert list(rows[0]) == ["upn", "surname", "forename", "class", "year_group", "half_term",
                              "genre", "piece", "words", "audience_ideas", "character_setting",
                              "vocabulary", "punctuation", "spelling", "text_structure",
-                             "sentence_structure", "cohesion", "scored_on", "scored_by"]
+                             "sentence_structure", "cohesion", "scored_on", "scored_by",
+                             "stale"]
     got = [(r["upn"], r["half_term"], r["class"], r["year_group"], r["spelling"],
             r["punctuation"], r["vocabulary"]) for r in rows]
     assert got == [

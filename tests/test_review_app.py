@@ -202,10 +202,16 @@ def test_piece_screen_lines_save_history_review(school):
     data = piece_data(client.get(f"/piece/{ids['ava']}").get_data(as_text=True))
     assert [l["text"] for l in data["lines"]] == TRUTH and data["lines"][0]["flags"] == []
     r = client.post(data["urls"]["save"], headers=head, json={})
-    assert r.get_json() == {"number": 1, "note": "corrected 2 lines", "based_on": 1}
+    assert r.get_json() == {"number": 1, "note": "corrected 2 lines", "based_on": 1,
+                            "merged": False}
     assert T.current_text(archive, ids["ava"]) == "\n".join(TRUTH)
     html = client.get(f"/piece/{ids['ava']}/history").get_data(as_text=True)
-    assert "corrected 2 lines" in html and "+a dragon caled Spark" in html
+    assert "corrected 2 lines" in html and "@@" not in html
+    changes = re.findall(r'<li><span class="ln">(.*?)</span> (.*?)</li>', html)
+    assert changes == [  # word by word, inline, with the teacher's name and a local time
+        ("Line 1", "<span>Once upon a </span><del>tine</del><ins>time</ins><span> ther was</span>"),
+        ("Line 2", "<span>a dragon caled </span><del>Spork</del><ins>Spark</ins>")]
+    assert "today " in html and "+00:00" not in html
     r = client.post(f"/piece/{ids['ava']}/restore/0", data={"csrf_token": data["csrf"]})
     assert r.status_code == 302 and T.current_text(archive, ids["ava"]) == "\n".join(OCR)
     # Mark reviewed goes on to the next waiting piece in queue order.
@@ -247,7 +253,7 @@ def test_line_structure_calls_return_the_new_lines(school):
                                      "Reload the page and try again.")
 
 
-def test_conflicting_form_save_is_refused_and_keeps_the_second_editors_text(school):
+def test_conflicting_form_saves_combine_and_clashing_lines_are_chosen(school):
     archive, ids = school
     kim = create_app(archive.path, local_name="kim").test_client()
     lee = create_app(archive.path, local_name="lee").test_client()
@@ -256,24 +262,26 @@ def test_conflicting_form_save_is_refused_and_keeps_the_second_editors_text(scho
     r = kim.post(url + "/save", data={"csrf_token": token_k, "based_on": 0, "rev": 0,
                                       "line": TRUTH})
     assert r.status_code == 302
-    lees = ["Once upon a time there was", "a dragon called Spark"]
+    # lee changed line 1 differently from kim and left line 2 as recognised.
+    lees = ["Once upon a time there was", OCR[1]]
     r = lee.post(url + "/save", data={"csrf_token": token_l, "based_on": 0, "rev": 0,
                                       "line": lees})
     assert r.status_code == 409
     html = r.get_data(as_text=True)
-    assert f"Piece {ids['ava']} was saved by kim at " in html
-    assert "Your text was not saved." in html
+    assert "kim saved this piece today" in html and "+00:00" not in html
+    assert "Choose which wording to keep" in html
+    assert 'name="choice-0" value="mine"' in html and TRUTH[0] in html
     assert [l["text"] for l in piece_data(html)["lines"]] == lees  # still on lee's screen
     assert T.current_lines(archive, ids["ava"])[0].text == TRUTH[0]  # kim's version stands
-    # Reloading later still shows lee's text and the warning.
+    # Reloading later still shows the choice; lee keeps their line 1, kim's line 2 stays.
     html = lee.get(url).get_data(as_text=True)
     assert [l["text"] for l in piece_data(html)["lines"]] == lees
-    assert "was saved by kim" in html
+    assert 'id="clashes"' in html
     r = lee.post(url + "/save", data={"csrf_token": token_l, "based_on": 0,
                                       "rev": piece_data(html)["rev"], "line": lees,
-                                      "keep_mine": "1"})
+                                      "theirs": "1", "choice-0": "mine"})
     assert r.status_code == 302
-    assert T.current_lines(archive, ids["ava"])[0].text == lees[0]
+    assert [l.text for l in T.current_lines(archive, ids["ava"])] == [lees[0], TRUTH[1]]
     assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee"]
 
 
@@ -409,7 +417,9 @@ def test_make_server_binds_loopback_and_reports_its_url(archive):
 # --- scoring panel (issue 6) ----------------------------------------------------------------
 
 
-def test_scoring_panel_shows_suggestions_and_records_levels_when_the_archive_can(school):
+def test_scoring_form_records_every_changed_level_at_once_and_says_when_stale(school):
+    from scanflow.scoring.scores import piece_scores
+
     archive, ids = school
     client = create_app(archive.path, local_name="kim").test_client()
     html = client.get(f"/piece/{ids['ava']}").get_data(as_text=True)
@@ -418,23 +428,27 @@ def test_scoring_panel_shows_suggestions_and_records_levels_when_the_archive_can
     assert r.status_code == 200
     fragment = r.get_data(as_text=True)
     assert "<html" not in fragment and "Punctuation" in fragment
-    assert "suggested from" in fragment
+    assert fragment.count('<form') == 1 and fragment.count('type="submit"') == 1
+    assert 'id="unreviewed"' in fragment  # nobody has reviewed the recognised text
     token = csrf(client, f"/piece/{ids['ava']}")
-    r = client.post(f"/piece/{ids['ava']}/scoring", data={"csrf_token": token,
-                                                         "criterion": "punctuation", "level": "3"})
-    has_scores = archive.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'scores'").fetchone()
-    if has_scores:  # the scores migration has landed: the level is recorded
-        assert r.status_code == 302
-        from scanflow.scoring.scores import piece_scores
-
-        assert piece_scores(archive, ids["ava"]).current["punctuation"].level == 3
-        assert "recorded: level 3 by kim" in client.get(
-            f"/piece/{ids['ava']}/scoring?fragment=1").get_data(as_text=True)
-    else:
-        assert r.status_code == 400
-        assert "Levels cannot be recorded yet: this archive has no scores table." in \
-            r.get_data(as_text=True)
-        assert "Levels cannot be recorded in this archive yet" in fragment
+    r = client.post(f"/piece/{ids['ava']}/scoring", data={
+        "csrf_token": token, "level-punctuation": "3", "level-vocabulary": "2"})
+    assert r.status_code == 302
+    current = piece_scores(archive, ids["ava"]).current
+    assert (current["punctuation"].level, current["vocabulary"].level) == (3, 2)
+    # The script's call: unchanged levels are not recorded twice; the panel comes back.
+    r = client.post(f"/api/piece/{ids['ava']}/scoring", headers={"X-CSRF-Token": token},
+                    data={"level-punctuation": "3", "level-vocabulary": "4"})
+    assert r.get_json()["message"] == "Saved 1 level: Vocabulary 4."
+    assert "recorded level 4 by kim" in r.get_json()["html"]
+    assert len(piece_scores(archive, ids["ava"]).history) == 3
+    # A correction after scoring: the panel says the levels are stale.
+    lines = T.current_lines(archive, ids["ava"])
+    lines[0].text = "Once upon a time there was"
+    T.save_version(archive, ids["ava"], lines, based_on=0, author="kim")
+    fragment = client.get(f"/piece/{ids['ava']}/scoring?fragment=1").get_data(as_text=True)
+    assert 'id="stale"' in fragment and "stale: recorded level 3 by kim" in fragment
+    assert 'id="unreviewed"' not in fragment
 
 
 def test_a_bug_gives_a_plain_message_not_a_traceback(school):
@@ -449,3 +463,48 @@ def test_a_bug_gives_a_plain_message_not_a_traceback(school):
     assert r.status_code == 500
     assert r.get_json()["error"].startswith("Something went wrong inside scanflow (a bug)")
     assert "internal detail" not in r.get_data(as_text=True)
+
+
+# --- access: the no-login token, slowed guessing ---------------------------------------
+
+
+def test_without_accounts_every_page_needs_the_printed_token(school):
+    archive, ids = school
+    client = create_app(archive.path, token="s3cret-token").test_client()
+    for url in ("/", "/queue", f"/piece/{ids['ava']}", "/export/levels.csv",
+                f"/api/piece/{ids['ava']}/save", "/page/1/display.jpg"):
+        r = client.get(url)
+        assert r.status_code == 403, url
+    assert "ends in ?token=" in client.get("/queue").get_data(as_text=True)
+    assert client.get("/queue?token=wrong").status_code == 403
+    assert client.get("/static/review.css").status_code == 200
+    r = client.get("/queue?token=s3cret-token&class=3A")
+    assert r.status_code == 302 and r.headers["Location"] == "/queue?class=3A"  # token dropped
+    assert client.get("/queue").status_code == 200  # kept in the cookie from now on
+    other = create_app(archive.path, token="s3cret-token").test_client()  # another browser
+    assert other.get(f"/piece/{ids['ava']}").status_code == 403
+
+
+def test_repeated_wrong_passwords_slow_down_with_one_answer_for_every_name(school):
+    archive, ids = school
+    A.add_user(archive, "kim", "lead", PW)
+    client = create_app(archive.path, require_login=True).test_client()
+    for _ in range(5):
+        assert login(client, "kim", "wrong password!").status_code == 401
+    slowed = login(client, "kim", PW)  # even the right password waits its turn
+    assert slowed.status_code == 429
+    unknown = create_app(archive.path, require_login=True).test_client()
+    for _ in range(5):
+        login(unknown, "nobody", "wrong password!")
+    r = login(unknown, "nobody", PW)
+    assert r.status_code == 429
+    strip = lambda html: re.sub(r"Wait \d+ seconds", "", re.search(
+        r'role="alert">([^<]*)<', html).group(1))
+    assert strip(r.get_data(as_text=True)) == strip(slowed.get_data(as_text=True))
+    assert "kim" not in strip(slowed.get_data(as_text=True))
+    # From another computer kim logs in at once: nobody can keep a teacher out.
+    elsewhere = create_app(archive.path, require_login=True).test_client()
+    r = elsewhere.post("/login?next=/queue", environ_base={"REMOTE_ADDR": "10.0.0.12"},
+                       data={"username": "kim", "password": PW,
+                             "csrf_token": csrf(elsewhere, "/login")})
+    assert r.status_code == 302

@@ -59,7 +59,8 @@ def browser():
 
 
 def _serve(archive, require_login=False):
-    server = make_server(archive.path, "127.0.0.1", 0, require_login=require_login, threads=4)
+    server = make_server(archive.path, "127.0.0.1", 0, require_login=require_login, threads=4,
+                         token=False)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     return server, url_of(server).rstrip("/")
@@ -272,23 +273,38 @@ def test_login_required_and_a_conflicting_save(browser, school):
         kim.keyboard.press("Enter")
         kim.keyboard.press("Control+s")
         expect(kim.locator("#save-state")).to_contain_text("Saved as version 1")
-        # lee, who opened version 0, types something else: the line goes to lee's draft...
-        _line(lee, 0).fill("Once upon a time there was")
+        # lee, who opened version 0, corrects another line: the line goes to lee's draft...
+        _line(lee, 1).fill("a dragon called Spark")
         lee.keyboard.press("Enter")
         expect(lee.locator("#conflict")).to_be_visible()  # ...with an early warning
-        lee.keyboard.press("Control+s")
-        expect(lee.locator("#conflict-message")).to_contain_text(
-            f"Piece {ids['ava']} was saved by kim at ")
-        expect(lee.locator("#conflict-message")).to_contain_text("Your text was not saved.")
-        expect(_line(lee, 0)).to_have_value("Once upon a time there was")
-        assert T.current_lines(archive, ids["ava"])[0].text == "Once upon a time ther was"
-        lee.reload()
+        expect(lee.locator("#conflict-message")).to_contain_text("kim saved this piece today")
+        expect(lee.locator("#conflict-message")).not_to_contain_text("+00:00")
+        lee.keyboard.press("Control+s")  # different lines: combined without asking
+        expect(lee.locator(".flashes")).to_contain_text(
+            "Saved as version 2: corrected 1 line (combined with version 1 by kim)")
+        assert [l.text for l in T.current_lines(archive, ids["ava"])][:2] == \
+            ["Once upon a time ther was", "a dragon called Spark"]
         lee.wait_for_selector("body[data-ready='1']")
-        expect(_line(lee, 0)).to_have_value("Once upon a time there was")
-        expect(lee.locator("#conflict")).to_be_visible()
-        lee.get_by_role("button", name="Save my text as a new version").click()
-        expect(lee.locator("#save-state")).to_contain_text("Saved as version 2")
-        assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee"]
+        # Now both change line 1 differently: kim (still on version 1) saves second.
+        _line(lee, 0).fill("Once upon a time, ther was")
+        lee.keyboard.press("Enter")
+        lee.keyboard.press("Control+s")
+        expect(lee.locator("#save-state")).to_contain_text("Saved as version 3")
+        _line(kim, 0).fill("Once upon a time ther wos")
+        kim.keyboard.press("Enter")
+        kim.keyboard.press("Control+s")
+        kim.wait_for_selector("#clashes")  # the page shows the clash side by side
+        expect(kim.locator("#conflict-message")).to_contain_text("Choose which wording")
+        expect(kim.locator(".clash").first).to_contain_text("Once upon a time, ther was")
+        expect(kim.locator(".clash").first).to_contain_text("Once upon a time ther wos")
+        kim.locator(".clash input[value=theirs]").first.check()
+        kim.get_by_role("button", name="Save with these choices").click()
+        expect(kim.locator(".flashes")).to_contain_text(
+            "Nothing new to save: version 3 already holds the text you chose.")
+        expect(_line(kim, 1)).to_have_value("a dragon called Spark")  # lee's, now shown
+        assert [l.text for l in T.current_lines(archive, ids["ava"])][:2] == \
+            ["Once upon a time, ther was", "a dragon called Spark"]
+        assert [v.author for v in T.history(archive, ids["ava"])] == ["ocr", "kim", "lee", "lee"]
         # The teacher cannot see other classes; logging out ends the session.
         lee.goto(f"{base}/unassigned")
         expect(lee.locator("h1")).to_contain_text("reviews pieces but does not assign pages")
@@ -297,5 +313,112 @@ def test_login_required_and_a_conflicting_save(browser, school):
         lee.goto(f"{base}/queue")
         assert "/login" in lee.url
         assert errors == []
+    finally:
+        server.close()
+
+
+def test_scoring_by_keyboard_in_one_form_without_a_reload(browser, local_server):
+    from scanflow.scoring.scores import piece_scores
+
+    archive, ids, base = local_server
+    T.mark_reviewed(archive, ids["ava"], reviewer="kim")  # Spelling and Punctuation too
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(f"{base}/piece/{ids['ava']}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.evaluate("window.notReloaded = true")
+    page.locator("#scoring-details summary").click()
+    page.wait_for_selector("#score-form")
+    focused = "document.activeElement.closest('fieldset') && " \
+              "document.activeElement.closest('fieldset').dataset.criterion"
+    assert page.evaluate(focused) == "audience_ideas"
+    page.keyboard.press("2")  # the teacher's judgement for the first criterion
+    assert page.evaluate(focused) == "character_setting"
+    page.keyboard.press("3")
+    assert page.evaluate(focused) == "vocabulary"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == "punctuation"
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("4")  # vocabulary: level 4, whatever was suggested
+    page.screenshot(path="/tmp/wt15_scoring.png")
+    page.keyboard.press("Enter")
+    expect(page.locator("#score-state")).to_contain_text("Saved ")
+    assert page.evaluate("window.notReloaded") is True
+    current = piece_scores(archive, ids["ava"]).current
+    assert (current["audience_ideas"].level, current["character_setting"].level,
+            current["vocabulary"].level) == (2, 3, 4)
+    assert len(current) >= 5  # the suggested ones were saved in the same press
+    assert errors == []
+
+
+STORY_36 = [f"line {n} of the story and the dragon flew on" for n in range(1, 37)]
+
+
+def _visible_lines(page) -> int:
+    """Line items wholly inside the lines pane, below its sticky reminder."""
+    return page.evaluate("""() => {
+        const pane = document.querySelector('.lines-pane').getBoundingClientRect();
+        const top = document.querySelector('#reminder').getBoundingClientRect().bottom;
+        return [...document.querySelectorAll('#lines .line')].filter(li => {
+            const r = li.getBoundingClientRect();
+            return r.top >= top - 1 && r.bottom <= pane.bottom + 1;
+        }).length;
+    }""")
+
+
+def test_a_long_piece_shows_twelve_lines_at_once_and_keeps_the_typed_line_in_view(
+        browser, archive):
+    for k in range(3):  # 36 lines over three pages, as a long story is written
+        add_page(archive, STORY_36[12 * k:12 * k + 12], pupil_id="A100000000001")
+    piece = archive.db.execute("SELECT piece_id FROM pages LIMIT 1").fetchone()[0]
+    server, base = _serve(archive)
+    try:
+        errors: list[str] = []
+        page = _page(browser, errors)
+        page.goto(f"{base}/piece/{piece}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#lines .line").count() == 36
+        page.screenshot(path="/tmp/wt15_dense.png")
+
+        assert _visible_lines(page) >= 12
+        # The header's status is one line, not three.
+        status = page.locator(".piece-status").bounding_box()
+        assert status["height"] < 32
+        # Each picture is cut to its own line's words: a clip path from the word boxes.
+        clip = page.evaluate("getComputedStyle(document.querySelector('.crop-page')).clipPath")
+        assert clip.startswith("polygon(")
+        page.screenshot(path="/tmp/wt15_dense.png")
+        _line(page, 0).click()
+        for n in range(1, 36):  # quick ↓ presses: the box typed in is always wholly in view
+            page.keyboard.press("ArrowDown")
+            box = page.evaluate("""() => {
+                const li = document.activeElement.closest('.line').getBoundingClientRect();
+                const pane = document.querySelector('.lines-pane').getBoundingClientRect();
+                const top = document.querySelector('#reminder').getBoundingClientRect().bottom;
+                return [li.top >= top - 1, li.bottom <= pane.bottom + 1];
+            }""")
+            assert _current_index(page) == n and box == [True, True], n
+        page.screenshot(path="/tmp/wt15_dense_end.png")
+        assert errors == []
+    finally:
+        server.close()
+
+
+def test_the_no_login_server_answers_only_with_its_token(browser, archive):
+    server = make_server(archive.path, "127.0.0.1", 0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        errors: list[str] = []
+        page = _page(browser, errors)
+        base = url_of(server).rstrip("/")
+        response = page.goto(base + "/queue")
+        assert response.status == 403
+        expect(page.locator("h1")).to_contain_text("ends in ?token=")
+        page.goto(url_of(server, with_token=True))
+        page.wait_for_url(f"{base}/queue")  # the token is kept in a cookie, not the address
+        expect(page.locator("h1")).to_contain_text("Review queue")
+        assert "token" not in page.url
+        page.goto(base + "/queue")
+        expect(page.locator("h1")).to_contain_text("Review queue")
     finally:
         server.close()

@@ -63,21 +63,40 @@ def test_an_old_revision_is_refused_and_nothing_changes(archive, piece):
         E.save_line(archive, piece, "kim", based_on=0, rev=1, index=98, text="x")
 
 
-def test_second_save_is_refused_and_the_draft_is_kept(archive, piece):
+def test_changes_to_different_lines_are_combined_without_asking(archive, piece):
+    # kim corrects line 1, lee (who opened the same version) line 4: both corrections stand.
+    E.save_line(archive, piece, "kim", based_on=0, rev=0, index=0, text="Once upon a time ther was")
+    E.save_line(archive, piece, "lee", based_on=0, rev=0, index=3, text="he was sad!")
+    assert E.commit_draft(archive, piece, "kim").number == 1
+    assert "saved this piece today" in E.conflict_message(archive, piece, 0)
+    result = E.commit_draft(archive, piece, "lee")
+    assert result.number == 2 and result.note.endswith("(combined with version 1 by kim)")
+    assert [l.text for l in T.current_lines(archive, piece)] == [
+        "Once upon a time ther was", "a dragon caled", "Spark", "he was sad!", "~~~"]
+    assert T.get_version(archive, piece, 2).based_on == 1
+    assert E.get_draft(archive, piece, "lee") is None
+
+
+def test_a_line_both_changed_differently_waits_for_a_choice(archive, piece):
     E.save_line(archive, piece, "kim", based_on=0, rev=0, index=0, text="kim's text")
     E.save_line(archive, piece, "lee", based_on=0, rev=0, index=0, text="lee's text")
+    E.save_line(archive, piece, "lee", based_on=0, rev=1, index=4, text="")
     assert E.commit_draft(archive, piece, "kim").number == 1
-    with pytest.raises(T.EditConflict) as err:
+    with pytest.raises(E.MergeNeeded) as err:
         E.commit_draft(archive, piece, "lee")
-    assert err.value.message.startswith(f"Piece {piece} was saved by kim at ")
-    assert err.value.message.endswith("after you opened it (version 0). Your text was not saved.")
-    assert E.get_draft(archive, piece, "lee").lines[0].text == "lee's text"
+    assert "1 of the lines you changed were changed differently" in err.value.message
+    clash = err.value.merged.clashes[0]
+    assert ([l.text for l in clash.mine], [l.text for l in clash.theirs]) == \
+        (["lee's text"], ["kim's text"])
+    assert E.get_draft(archive, piece, "lee").lines[0].text == "lee's text"  # kept
     assert T.current_lines(archive, piece)[0].text == "kim's text"
-    assert "saved by kim" in E.conflict_message(archive, piece, 0)
-    # Having seen the message, lee keeps theirs on top: a new version, kim's still in history.
-    result = E.commit_draft(archive, piece, "lee", keep_mine=True)
-    assert result.number == 2 and result.note.endswith("(kept over version 1)")
-    assert T.get_version(archive, piece, 2).based_on == 1
+    # Choices made against an older version than the latest are asked again.
+    with pytest.raises(E.MergeNeeded):
+        E.commit_draft(archive, piece, "lee", choices={0: "mine"}, theirs=0)
+    result = E.commit_draft(archive, piece, "lee", choices={0: "mine"}, theirs=1)
+    assert result.number == 2
+    assert [l.text for l in T.current_lines(archive, piece)] == [
+        "lee's text", "a dragon caled", "Spark", "he was sad", ""]
     assert T.get_version(archive, piece, 1).lines[0].text == "kim's text"
 
 

@@ -445,7 +445,16 @@ def _m006() -> str:
     """
 
 
-# Reserved numbers while work is in flight: 7 and 8 (other issues).
+@migration(7, "scores remember the text they judged")
+def _m007() -> str:
+    return """
+    -- A level belongs to the text it was judged on: SHA-256 of that text (as in
+    -- piece_texts.text) and its length in words. When the piece's text changes later (a
+    -- correction, an added page) the level is reported stale until scored again. Rows
+    -- from before this migration have NULL here and are judged by transcription_version.
+    ALTER TABLE scores ADD COLUMN text_sha256 TEXT;
+    ALTER TABLE scores ADD COLUMN words INTEGER;
+    """
 
 
 @migration(9, "recognition model versions")

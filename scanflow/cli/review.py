@@ -21,12 +21,14 @@ from scanflow.errors import UsageError
               help="Ask for a login even on this computer (needs an account).")
 @click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True,
               help="Requests served at once.")
-def serve(archive, host, port, require_login, threads):
-    """Start the review web app and print its address (Ctrl+C stops it)."""
+@click.option("--no-browser", is_flag=True,
+              help="Only print the address; do not open it in the web browser.")
+def serve(archive, host, port, require_login, threads, no_browser):
+    """Start the review web app, print its address and open it (Ctrl+C stops it)."""
     from scanflow.review.server import serve as run_server
 
     run_server(archive.path, host, port, require_login=require_login, threads=threads,
-               echo=click.echo)
+               echo=click.echo, open_browser=not no_browser)
 
 
 @cli.group()

@@ -49,6 +49,7 @@ class GridRow:
     min_words: int | None = None
     levels: dict[str, int] = field(default_factory=dict)
     previous: dict[str, int] = field(default_factory=dict)  # levels at the previous term
+    stale: list[str] = field(default_factory=list)  # criteria scored on an earlier text
 
     @property
     def below_minimum(self) -> bool:
@@ -216,6 +217,7 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
                 rules[key] = _length_rule(key[0], key[1], rubric_dir)[1]
             row.min_words = rules[key]
             row.levels = {c: lv.level for c, lv in levels.get(piece[0], {}).items()}
+            row.stale = sorted(c for c, lv in levels.get(piece[0], {}).items() if lv.stale)
         before = chosen.get((pid, previous_term)) if previous_term else None
         if before:
             row.previous = {c: lv.level for c, lv in levels.get(before[0], {}).items()}

@@ -18,10 +18,15 @@ Columns, in this order (documented for the MIS import in ``docs/archive.md``):
                 ``text_structure``, ``sentence_structure``, ``cohesion`` for the narrative
                 rubric): the teacher's latest level, 1-5; empty if not scored
 ``scored_on``   date of the latest level given (YYYY-MM-DD); ``scored_by`` who gave it
+``stale``       ``yes`` when a level in the row was given on an earlier text of the piece
+                (it was corrected or a page was added after scoring): score it again
 ==============  ==========================================================================
 
 UTF-8 with a byte-order mark (Excel opens it with names intact), comma-separated, one
-header row. Only pieces with at least one level, unless ``include_unscored``.
+header row. Only pieces with at least one level, unless ``include_unscored``. A text cell
+starting with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) gets a leading
+apostrophe, so a spreadsheet shows it rather than running it as a formula (a pupil
+"named" ``=HYPERLINK(...)`` in an imported class list).
 
 >>> export_levels_csv(archive, "levels.csv", half_term="2026-27-autumn-1")   # doctest: +SKIP
 58
@@ -41,7 +46,29 @@ from scanflow.scoring.levels import current_levels, ordered_criteria
 
 FIXED_COLUMNS = ["upn", "surname", "forename", "class", "year_group", "half_term", "genre",
                  "piece", "words"]
-TAIL_COLUMNS = ["scored_on", "scored_by"]
+TAIL_COLUMNS = ["scored_on", "scored_by", "stale"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell a spreadsheet will not run: text that could start a formula is quoted
+    with a leading apostrophe (OWASP's advice for CSV injection); numbers are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(output: str | Path, header: list[str], rows: list[dict]) -> None:
+    """Write rows as a CSV file safely: every cell through :func:`spreadsheet_safe`,
+    UTF-8 with a byte-order mark, replacing the file only once it is complete."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
+    tmp.replace(output)
 
 
 def level_rows(archive: Archive, *, half_term: str | None = None,
@@ -90,6 +117,7 @@ def level_rows(archive: Archive, *, half_term: str | None = None,
         row.update({cid: lv[cid].level if cid in lv else "" for cid in criteria})
         row["scored_on"] = latest_score.scored_at[:10] if latest_score else ""
         row["scored_by"] = latest_score.scorer if latest_score else ""
+        row["stale"] = "yes" if any(v.stale for v in lv.values()) else ""
         out.append(row)
     out.sort(key=lambda r: (HalfTerm.parse(r["half_term"]).index, r["class"], r["surname"],
                             r["forename"], r["genre"]))
@@ -99,14 +127,7 @@ def level_rows(archive: Archive, *, half_term: str | None = None,
 def export_levels_csv(archive: Archive, output: str | Path, **filters) -> int:
     """Write the levels CSV (see the module docstring). Returns the number of rows."""
     header, rows = level_rows(archive, **filters)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(output)
+    write_csv(output, header, rows)
     archive.log_event("export.levels", output.name, rows=len(rows),
                       filters=json.dumps({k: v for k, v in filters.items() if v}, default=str))
     return len(rows)

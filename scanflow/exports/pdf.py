@@ -143,7 +143,7 @@ def portfolio_pdf(archive: Archive, pupil_id: str, output: str | Path, *,
     )
 
     from scanflow.exports.charts import growth_chart, save_chart
-    from scanflow.exports.portfolio import pupil_portfolio
+    from scanflow.exports.portfolio import level_cell, pupil_portfolio
     from scanflow.scoring.levels import short_name
 
     output = _output(output)
@@ -194,7 +194,7 @@ def portfolio_pdf(archive: Archive, pupil_id: str, output: str | Path, *,
             rows = [["Half term", "Genre", "Words"] + heads]
             for x in p.pieces:
                 rows.append([x.half_term_label, x.genre, str(x.words)] +
-                            [str(x.levels[c].level) if c in x.levels else "-" for c in p.criteria])
+                            [level_cell(x.levels[c]) if c in x.levels else "-" for c in p.criteria])
             story += [Spacer(1, 4 * mm), _table(rows, font, bold, None, size=8)]
             story.append(Paragraph("; ".join(f"{short_name(c, n)}: {_esc(n)}"
                                              for c, n in p.criteria.items())
@@ -212,8 +212,12 @@ def portfolio_pdf(archive: Archive, pupil_id: str, output: str | Path, *,
                 rows = [["Criterion", "Level", "What the level means"]]
                 for _cid, lv in sorted(x.levels.items(), key=lambda kv: list(p.criteria).index(
                         kv[0]) if kv[0] in p.criteria else 99):
-                    rows.append([lv.criterion_name, str(lv.level),
-                                 Paragraph(_esc(lv.descriptor or ""), styles["small"])])
+                    meaning = lv.descriptor or ""
+                    if lv.stale:
+                        meaning = ("Stale: given on an earlier text of this piece (it changed "
+                                   "after scoring); score it again. " + meaning)
+                    rows.append([lv.criterion_name, level_cell(lv),
+                                 Paragraph(_esc(meaning), styles["small"])])
                 head.append(_table(rows, font, bold, [45 * mm, 14 * mm, 115 * mm], size=8))
             else:
                 head.append(Paragraph("Not scored yet.", styles["body"]))

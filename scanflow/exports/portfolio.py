@@ -136,6 +136,11 @@ def pupil_portfolio(archive: Archive, pupil_id: str, *,
     return Portfolio(pupil=pupil, placements=history, pieces=pieces, criteria=criteria)
 
 
+def level_cell(level: Level) -> str:
+    """A level as a grid shows it: ``3``, or ``3*`` when the text changed after scoring."""
+    return f"{level.level}*" if level.stale else str(level.level)
+
+
 def format_portfolio(p: Portfolio) -> str:
     """The text ``scanflow pupil show`` prints: the pupil, a level grid, each piece."""
     from scanflow.scoring.levels import short_name
@@ -158,11 +163,14 @@ def format_portfolio(p: Portfolio) -> str:
         out.append(f"{'half term':<18} {'genre':<11} {'words':>5}  " +
                    " ".join(f"{h:>6}" for h in heads))
         for x in p.pieces:
-            cells = [str(x.levels[c].level) if c in x.levels else "-" for c in p.criteria]
+            cells = [level_cell(x.levels[c]) if c in x.levels else "-" for c in p.criteria]
             out.append(f"{x.half_term:<18} {x.genre:<11} {x.words:>5}  " +
                        " ".join(f"{c:>6}" for c in cells))
         out.append("  (" + ", ".join(f"{short_name(c, n)} = {n}" for c, n in p.criteria.items())
-                   + "; levels 1-5, '-' not scored)")
+                   + "; levels 1-5, '-' not scored" + (
+                       "; * stale: given on an earlier text, score again"
+                       if any(lv.stale for x in p.pieces for lv in x.levels.values()) else "")
+                   + ")")
     for x in p.pieces:
         out.append("")
         out.append(f"--- piece {x.piece_id}: {x.half_term_label}, {x.genre}, class "

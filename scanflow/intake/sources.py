@@ -196,8 +196,6 @@ def _open_image(path: Path) -> Image.Image:
     """Open an image by reading its header only; nothing is decoded yet."""
     try:
         img = Image.open(path)
-    except Image.DecompressionBombError:
-        raise _too_big(path, None, max_pixels) from None
     except Exception as exc:
         raise InputFileError(f"cannot be read as an image ({exc}).", path=display_path(path),
                              hint="It may be damaged: scan the page again.") from None

@@ -30,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -51,9 +53,10 @@ from flask import (
 )
 
 from scanflow.archive import transcription as T
-from scanflow.archive.store import Archive, current_user, open_archive
+from scanflow.archive.store import current_user, open_archive
 from scanflow.errors import ScanflowError, UsageError
-from scanflow.review import accounts, editing, pageimages, queue
+from scanflow.review import accounts, editing, merge, pageimages, queue
+from scanflow.review.throttle import LoginThrottle
 from scanflow.review.context import (
     Forbidden,
     NotFound,
@@ -61,10 +64,12 @@ from scanflow.review.context import (
     csrf_token,
     get_archive,
     require,
+    resolve_pupil,
     reviewable_piece,
     user,
 )
 from scanflow.review.piece_screen import lines_json, render_piece, scoring_details
+from scanflow.review.when import human_time
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SECRET_SETTING = "review.secret_key"
@@ -74,12 +79,15 @@ SECRET_SETTING = "review.secret_key"
 
 
 def create_app(archive_path: str | Path, *, require_login: bool = False,
-               testing: bool = False, local_name: str | None = None) -> Flask:
+               testing: bool = False, local_name: str | None = None,
+               token: str | None = None) -> Flask:
     """The review app for the archive at ``archive_path``.
 
     ``require_login``: every request needs an account (always, when served beyond this
     computer). Without it the app answers only on loopback, as ``local_name`` (default:
-    the OS user) with the lead role.
+    the OS user) with the lead role; and, given a ``token``, only to a browser that
+    opened the address with ``?token=...`` (kept in its cookie), as Jupyter does: on a
+    shared school computer, other people's programs and logins cannot read the archive.
     """
     archive_path = Path(archive_path)
     first = open_archive(archive_path)  # fails now, with the hint, if there is no archive
@@ -112,8 +120,11 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
         "local_name": local_name or current_user(),
         "connections": threading.local(),
         "rubrics": {},
+        "throttle": LoginThrottle(),
+        "token": token,
     }
     app.jinja_env.globals.update(csrf_token=csrf_token, reminder=REMINDER)
+    app.jinja_env.filters["when"] = human_time
     app.jinja_env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0f}%"
 
     app.before_request(_before)
@@ -156,6 +167,9 @@ def _before():
                 "This scanflow server only answers on this computer.",
                 "To use it from other computers, restart it with --host and log in with an "
                 "account (scanflow user add NAME --role lead).", 403)
+        refused = _token_problem(settings["token"])
+        if refused is not None:
+            return refused
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         problem = _csrf_problem()
         if problem:
@@ -172,6 +186,33 @@ def _before():
             return redirect(url_for("login", next=request.full_path.rstrip("?")))
     else:
         g.user = accounts.local_user(settings["local_name"])
+
+
+def _token_problem(token: str | None):
+    """None if this browser may use the no-login app; else the answer to give.
+
+    The token arrives once in the address ``scanflow serve`` prints and opens; it is then
+    kept (as a hash) in the session cookie, and the address is reloaded without it so it
+    stays out of the history and of Referer headers.
+    """
+    if not token or request.endpoint == "static":
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    sent = request.args.get("token")
+    if sent is not None and hmac.compare_digest(sent.encode(), token.encode()):
+        session["token"] = digest
+        session.permanent = True
+        args = {k: v for k, v in request.args.items() if k != "token"}
+        return redirect(request.path + ("?" + urlencode(args) if args else ""))
+    if hmac.compare_digest(str(session.get("token", "")).encode(), digest.encode()):
+        return None
+    message = ("This scanflow server needs the address it printed when it started, which "
+               "ends in ?token=… (so other people and programs on this computer cannot "
+               "read pupils' work).")
+    if _wants_json():
+        return jsonify(error=message), 403
+    return _error_page(message, "Copy the whole address from the window where "
+                                "'scanflow serve' is running, or start it again.", 403)
 
 
 def _wants_json() -> bool:
@@ -289,12 +330,23 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         username = ""
         if request.method == "POST":
             username = request.form.get("username", "")
+            throttle = conf()["throttle"]
+            keys = throttle.keys(username, request.remote_addr)
+            wait = throttle.wait(keys, now=time.time())
+            if wait > 0:
+                # The same answer for every name, account or not: nothing is revealed.
+                return render_template(
+                    "login.html", username=username, user=None,
+                    error=f"Too many wrong passwords from this computer or for this name. "
+                          f"Wait {math.ceil(wait)} seconds, then try again."), 429
             try:
                 u = accounts.authenticate(get_archive(), username,
                                           request.form.get("password", ""))
             except accounts.LoginFailed as exc:
+                throttle.failed(keys, now=time.time())
                 error = str(exc)
             else:
+                throttle.succeeded(keys)
                 old = session.get("sid")
                 accounts.end_session(get_archive(), old)
                 session.clear()  # a fresh session (and CSRF token) at every login
@@ -341,15 +393,18 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         texts = request.form.getlist("line")
         based_on = _int(request.form, "based_on")
         rev = _int(request.form, "rev", 0)
-        keep_mine = request.form.get("keep_mine") == "1"
+        choices, theirs = _merge_choices(request.form)
         try:
             editing.save_lines(archive, piece_id, author, based_on=based_on, rev=rev,
                                texts=texts)
-            result = editing.commit_draft(archive, piece_id, author, keep_mine=keep_mine)
+            result = editing.commit_draft(archive, piece_id, author, choices=choices,
+                                          theirs=theirs)
+        except editing.MergeNeeded as exc:
+            return render_piece(piece_id, error=str(exc), status=409)
         except (T.EditConflict, editing.DraftChanged) as exc:
             return render_piece(piece_id, error=str(exc), texts=texts, status=409)
         flash(f"Saved as version {result.number}: {result.note}." if result.number
-              else "Nothing to save: the text is as it was.")
+              else f"Nothing to save: {result.note}.")
         if request.form.get("then") == "review":
             return _mark_reviewed_and_next(piece_id)
         return redirect(url_for("piece_view", piece_id=piece_id))
@@ -391,9 +446,13 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         number = int(show) if show.isdigit() and int(show) <= latest else latest
         against = request.args.get("against", str(max(0, number - 1)))
         other = int(against) if against.isdigit() and int(against) <= latest else max(0, number - 1)
-        diff = T.diff(versions[other], versions[number]) if number != other else []
+        changes = editing.word_changes([l.text for l in versions[other].lines],
+                                       [l.text for l in versions[number].lines]) \
+            if number != other else []
+        names = {v.author: editing.author_name(archive, v.author) for v in versions[1:]}
         return render_template("history.html", piece=piece, versions=versions, number=number,
-                               other=other, diff=diff, latest=latest, user=user())
+                               other=other, changes=changes, latest=latest, names=names,
+                               user=user())
 
     @app.post("/piece/<int:piece_id>/restore/<int:number>")
     @require("review")
@@ -417,22 +476,18 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     @app.post("/piece/<int:piece_id>/scoring")
     @require("review")
     def piece_score(piece_id: int):
-        from scanflow.scoring import scores as scoring
-
-        reviewable_piece(piece_id)
-        if not get_archive().db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                        "AND name = 'scores'").fetchone():
-            raise UsageError("Levels cannot be recorded yet: this archive has no scores table.",
-                             hint="Upgrade scanflow (bash setup.sh), then open the piece again.")
-        criterion = request.form.get("criterion", "")
-        level = request.form.get("level", "")
-        if not level.isdigit():
-            raise UsageError("Choose a level (1 to 5) before confirming.",
-                             hint="Pick one of the descriptors, then press Confirm.")
-        score = scoring.confirm_level(get_archive(), piece_id, criterion, int(level),
-                                      scorer=user().username)
-        flash(f"{score.criterion_name}: level {score.level} recorded.")
+        """The scoring form without JavaScript: every level at once, then the piece."""
+        flash(_record_levels(piece_id, request.form))
         return redirect(url_for("piece_view", piece_id=piece_id, scoring=1) + "#scoring")
+
+    @app.post("/api/piece/<int:piece_id>/scoring")
+    @require("review")
+    def api_score(piece_id: int):
+        """The same form sent by the page's script: no reload, the panel is redrawn."""
+        message = _record_levels(piece_id, request.form)
+        panel = scoring_details(piece_id, user().username)
+        return jsonify(message=message, html=render_template(
+            "scoring.html", piece=reviewable_piece(piece_id), s=panel, user=user()))
 
     # -- the editor's JSON calls -----------------------------------------------------------
 
@@ -493,9 +548,17 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
     def api_save(piece_id: int):
         reviewable_piece(piece_id)
         data = request.get_json(silent=True) or {}
-        result = editing.commit_draft(get_archive(), piece_id, user().username,
-                                      keep_mine=bool(data.get("keep_mine")))
-        return jsonify(number=result.number, note=result.note,
+        choices, theirs = _merge_choices(data)
+        try:
+            result = editing.commit_draft(get_archive(), piece_id, user().username,
+                                          choices=choices, theirs=theirs)
+        except editing.MergeNeeded as exc:
+            # The page shows the clashing lines side by side when it is opened again.
+            return jsonify(error=str(exc), conflict=True, merge=True), 409
+        if result.merged:  # the page reloads to show the combined text, and says why
+            flash(f"Saved as version {result.number}: {result.note}." if result.number
+                  else f"Nothing new to save: {result.note}.")
+        return jsonify(number=result.number, note=result.note, merged=result.merged,
                        based_on=T.latest_number(get_archive(), piece_id))
 
     # -- pictures ------------------------------------------------------------------------
@@ -571,7 +634,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         from scanflow.archive.pieces import assign_pages
 
         archive = get_archive()
-        pupil_id = _resolve_pupil(archive, request.form.get("pupil", ""))
+        pupil_id = resolve_pupil(archive, request.form.get("pupil", ""))
         piece_id = assign_pages(archive, [page_id], pupil_id,
                                 half_term=request.form.get("half_term") or None,
                                 genre=request.form.get("genre") or None,
@@ -605,29 +668,45 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         return redirect(url_for("unassigned_view") + f"#page-{page_id}")
 
 
-def _resolve_pupil(archive: Archive, text: str) -> str:
-    """A pupil id from what was typed or picked: an id, or a name that is unique."""
-    from scanflow.archive.roster import get_pupil
+def _merge_choices(data) -> tuple[dict[int, str] | None, int | None]:
+    """The person's choice for each clashing line (``choice-N`` fields) and the version
+    (``theirs``) they chose against; (None, None) when the page sent none."""
+    if not data.get("theirs"):
+        return None, None
+    choices = {}
+    for key in data.keys():
+        number = key[len("choice-"):] if key.startswith("choice-") else ""
+        if number.isdigit() and data.get(key) in merge.CHOICES:
+            choices[int(number)] = data.get(key)
+    return choices, _int(data, "theirs")
 
-    text = text.strip()
-    if not text:
-        raise UsageError("Choose a pupil first.", hint="Type part of their name or id and pick "
-                                                      "them from the list.")
-    ident = text.split()[0]
-    if get_pupil(archive, ident, required=False):
-        return ident
-    rows = archive.db.execute(
-        "SELECT pupil_id FROM pupils WHERE left_on IS NULL AND (lower(COALESCE(preferred_name, "
-        "first_name) || ' ' || surname) = lower(?) OR lower(first_name || ' ' || surname) = "
-        "lower(?))", [text, text]).fetchall()
-    if len(rows) == 1:
-        return rows[0][0]
-    if len(rows) > 1:
-        raise UsageError(f"More than one pupil is called '{text}'.",
-                         hint="Pick the right one from the list (it shows their class and id).")
-    raise UsageError(f"No pupil matches '{text}'.",
-                     hint="Type part of their name or id and pick them from the list; import "
-                          "the class list first if they are missing.")
+
+def _record_levels(piece_id: int, form) -> str:
+    """Record the levels of the scoring form (``level-<criterion>`` fields), all or none.
+
+    A level already recorded on the current text is not recorded again; one recorded on
+    an earlier text (stale) is, since the teacher has now judged it on this text.
+    """
+    from scanflow.scoring import scores as scoring
+
+    reviewable_piece(piece_id)
+    archive = get_archive()
+    if not archive.db["scores"].exists():
+        raise UsageError("Levels cannot be recorded yet: this archive has no scores table.",
+                         hint="Upgrade scanflow (bash setup.sh), then open the piece again.")
+    chosen = {key[len("level-"):]: int(value) for key, value in form.items()
+              if key.startswith("level-") and value.isdigit()}
+    if not chosen:
+        raise UsageError("Choose a level (1 to 5) for at least one criterion before saving.",
+                         hint="Type a digit for the criterion in focus, or pick a descriptor.")
+    current = scoring.piece_scores(archive, piece_id).current
+    changed = {cid: level for cid, level in chosen.items()
+               if cid not in current or current[cid].level != level or current[cid].stale}
+    if not changed:
+        return "Nothing new to save: every level is as recorded."
+    report = scoring.score_piece(archive, piece_id, levels=changed, scorer=user().username)
+    names = ", ".join(f"{s.criterion_name} {s.level}" for s in report.recorded)
+    return f"Saved {len(report.recorded)} level{'s' if len(report.recorded) != 1 else ''}: {names}."
 
 
 def _safe_next(target: str | None) -> str:

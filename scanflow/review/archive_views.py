@@ -230,9 +230,12 @@ def search():
     args = {k: (request.args.get(k) or "").strip() for k in
             ("q", "pupil", "class", "genre", "half_term")}
     hits, error = [], None
+    allowed = None if u.role == "lead" else tuple(u.classes)
     if args["q"]:
         try:
-            hits = run_search(archive, args["q"], pupil_id=args["pupil"] or None,
+            pupil_id = context.resolve_pupil(archive, args["pupil"], classes=allowed) \
+                if args["pupil"] else None
+            hits = run_search(archive, args["q"], pupil_id=pupil_id,
                               class_name=args["class"] or None, genre=args["genre"] or None,
                               half_term=args["half_term"] or None, limit=100,
                               allowed_classes=None if u.role == "lead" else tuple(u.classes))
@@ -243,7 +246,12 @@ def search():
         snippet = str(escape(h.snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
         rows.append((h, Markup(snippet)))
     genres = [r[0] for r in archive.db.execute("SELECT name FROM genres ORDER BY name")]
+    from scanflow.archive.roster import list_pupils
+
+    pupils = [p for p in list_pupils(archive) if not p.left_on and
+              (allowed is None or p.class_name in allowed)]
     return render_template("archive_search.html", args=args, rows=rows, error=error,
+                           pupils=pupils,
                            terms=_half_terms(archive), genres=genres, user=u,
                            searched=bool(args["q"]))
 

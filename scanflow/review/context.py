@@ -91,3 +91,44 @@ def csrf_token() -> str:
     if not token:
         token = session["csrf"] = secrets.token_urlsafe(32)
     return token
+
+
+def resolve_pupil(archive: Archive, text: str, *,
+                  classes: tuple[str, ...] | None = None) -> str:
+    """A pupil id from what was typed or picked: an id, a whole name, or part of a name
+    that fits one pupil only (teachers know names, not UPNs). ``classes`` limits the
+    choice to pupils in those classes (a teacher's own)."""
+    import re
+
+    from scanflow.archive.roster import get_pupil
+
+    text = text.strip()
+    if not text:
+        raise UsageError("Choose a pupil first.", hint="Type part of their name or id and pick "
+                                                      "them from the list.")
+    for token in re.findall(r"[A-Za-z0-9]+", text):  # "Ava Smith · 3A · A1000..." or an id
+        if len(token) >= 6 and any(c.isdigit() for c in token) and \
+                get_pupil(archive, token, required=False):
+            return token
+    name = re.split(r"\s+·\s+", text)[0].strip().lower()
+    full = ("lower(COALESCE(preferred_name, first_name) || ' ' || surname)",
+            "lower(first_name || ' ' || surname)")
+    where = f"left_on IS NULL AND ({full[0]} = ? OR {full[1]} = ?)"
+    params: list = [name, name]
+    if classes is not None:
+        where += f" AND class_name IN ({','.join('?' * len(classes))})"
+        params += list(classes)
+    rows = archive.db.execute(f"SELECT pupil_id FROM pupils WHERE {where}", params).fetchall()
+    if not rows:  # part of a name: "ava", "smi"
+        like = f"%{name}%"
+        rows = archive.db.execute(
+            f"SELECT pupil_id FROM pupils WHERE {where.replace('= ?', 'LIKE ?')}",
+            [like, like] + params[2:]).fetchall()
+    if len(rows) == 1:
+        return rows[0][0]
+    if len(rows) > 1:
+        raise UsageError(f"More than one pupil matches '{text}'.",
+                         hint="Pick the right one from the list (it shows their class and id).")
+    raise UsageError(f"No pupil matches '{text}'.",
+                     hint="Type part of their name or id and pick them from the list; import "
+                          "the class list first if they are missing.")

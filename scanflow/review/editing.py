@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import asdict, dataclass
 
 from scanflow.archive.store import Archive, now
@@ -36,6 +37,8 @@ from scanflow.archive.transcription import (
 )
 from scanflow.errors import ScanflowError, UsageError
 from scanflow.evaluation.marks import UNSURE_BELOW
+from scanflow.review import merge
+from scanflow.review.when import human_time
 
 # Words the recogniser was less sure of than this are marked (calibrated in scanflow.evaluation.marks).
 LOW_CONFIDENCE = UNSURE_BELOW
@@ -60,6 +63,7 @@ class Draft:
 class SaveResult:
     number: int | None  # the new version, or None when there was nothing to save
     note: str
+    merged: bool = False  # combined with someone else's save: the screen must reload
 
 
 # --- reading --------------------------------------------------------------------------
@@ -86,6 +90,18 @@ def low_confidence_words(archive: Archive, piece_id: int,
             "words.word_no", [piece_id, threshold]):
         out.setdefault(line_id, []).append(
             {"text": text, "x": x, "y": y, "w": w, "h": h, "confidence": round(conf)})
+    return out
+
+
+def word_outlines(archive: Archive, piece_id: int) -> dict[int, list[list[int]]]:
+    """``{ocr line id: [[x, y, w, h], ...]}``: every word's box, left to right, so a line's
+    picture can be cut to its own writing (the neighbours' ink masked)."""
+    out: dict[int, list[list[int]]] = {}
+    for line_id, x, y, w, h in archive.db.execute(
+            "SELECT words.line_id, words.x, words.y, words.w, words.h FROM pages "
+            "JOIN words ON words.page_id = pages.id WHERE pages.piece_id = ? "
+            "AND words.w > 0 AND words.h > 0 ORDER BY words.line_id, words.x", [piece_id]):
+        out.setdefault(line_id, []).append([x, y, w, h])
     return out
 
 
@@ -309,45 +325,138 @@ def describe_changes(old: list[TLine], new: list[TLine]) -> str:
     return ", ".join(parts) or "no changes"
 
 
+class MergeNeeded(EditConflict):
+    """Both people changed some of the same lines differently: a person must choose."""
+
+    def __init__(self, message: str, hint: str, *, merged: merge.Merged, theirs: int):
+        super().__init__(message, hint)
+        self.merged = merged
+        self.theirs = theirs  # the version the choices are made against
+
+
+def word_changes(old: list[str], new: list[str]) -> list[dict]:
+    """The changed lines of two versions, each as words kept, removed and added, for the
+    History page: ``[{"line": 3, "parts": [("same", "ther "), ("del", "was"), ...]}]``
+    (``line`` is the line's number in the newer version, or in the older one if it was
+    deleted).
+
+    >>> word_changes(["ther was a dog"], ["there was a dog"])[0]["parts"]
+    [('del', 'ther'), ('add', 'there'), ('same', ' was a dog')]
+    """
+    out = []
+    lines = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, i1, i2, j1, j2 in lines.get_opcodes():
+        if op == "equal":
+            continue
+        pairs = min(i2 - i1, j2 - j1) if op == "replace" else 0
+        for k in range(pairs):
+            out.append({"line": j1 + k + 1, "parts": _word_parts(old[i1 + k], new[j1 + k])})
+        for k in range(i1 + pairs, i2):
+            out.append({"line": k + 1, "parts": [("del", old[k])], "deleted": True})
+        for k in range(j1 + pairs, j2):
+            out.append({"line": k + 1, "parts": [("add", new[k])]})
+    return out
+
+
+def _word_parts(old: str, new: str) -> list[tuple[str, str]]:
+    # Words with the spaces after them, so a changed word is shown whole.
+    a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    parts: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            parts.append(("same", "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            parts.append(("del", "".join(a[i1:i2])))
+        if j2 > j1:
+            parts.append(("add", "".join(b[j1:j2])))
+    merged: list[tuple[str, str]] = []
+    for kind, text in parts:  # neighbouring pieces of one kind read as one
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + text)
+        else:
+            merged.append((kind, text))
+    return merged
+
+
 def commit_draft(archive: Archive, piece_id: int, author: str, *,
-                 keep_mine: bool = False) -> SaveResult:
+                 choices: dict[int, str] | None = None,
+                 theirs: int | None = None) -> SaveResult:
     """Save the author's draft as the piece's next version and drop the draft.
 
-    Raises :class:`EditConflict` (draft kept) if someone saved the piece after the draft
-    was started, unless ``keep_mine``: the person has seen the message and chosen to save
-    their text on top, as a new version, with the other version still in the history.
+    If someone saved the piece after the draft was started, the two are combined line by
+    line against the version both started from (:func:`scanflow.review.merge.merge`):
+    lines only one person changed are taken from them without asking. Lines both changed
+    differently raise :class:`MergeNeeded` (the draft is kept) until ``choices`` (clash
+    number -> mine/theirs/both) are given for the version ``theirs`` they were made
+    against; a newer save meanwhile asks again.
     """
     with archive.transaction():
         draft = get_draft(archive, piece_id, author)
         if draft is None:
             return SaveResult(None, "no changes")
         latest = latest_number(archive, piece_id)
-        based_on = latest if keep_mine else draft.based_on
-        base = get_version(archive, piece_id, min(draft.based_on, latest))
-        note = describe_changes(base.lines, draft.lines)
-        if keep_mine and draft.based_on != latest:
-            note += f" (kept over version {latest})"
-        if note == "no changes" and draft.based_on == latest:
-            discard_draft(archive, piece_id, author)
-            return SaveResult(None, note)
-        number = save_version(archive, piece_id, draft.lines, based_on=based_on, author=author,
-                              note=note)  # raises EditConflict: the transaction keeps the draft
+        if draft.based_on == latest:
+            lines = draft.lines
+            note = describe_changes(get_version(archive, piece_id, latest).lines, lines)
+            if note == "no changes":
+                discard_draft(archive, piece_id, author)
+                return SaveResult(None, note)
+        else:
+            other = get_version(archive, piece_id, latest)
+            combined = merge.merge(get_version(archive, piece_id, draft.based_on).lines,
+                                   draft.lines, other.lines)
+            if combined.clashes and (choices is None or theirs != latest):
+                raise MergeNeeded(clash_message(archive, piece_id, draft.based_on, latest,
+                                                len(combined.clashes)), CLASH_HINT,
+                                  merged=combined, theirs=latest)
+            lines = merge.resolve(combined, choices or {})
+            note = describe_changes(other.lines, lines)
+            if note == "no changes":  # they had already made every change this draft made
+                discard_draft(archive, piece_id, author)
+                return SaveResult(None, f"version {latest} already holds the text you chose",
+                                  merged=True)
+            note += f" (combined with version {latest} by {author_name(archive, other.author)})"
+        number = save_version(archive, piece_id, lines, based_on=latest, author=author,
+                              note=note)
         discard_draft(archive, piece_id, author)
-    return SaveResult(number, note)
+    return SaveResult(number, note, merged=draft.based_on != latest)
+
+
+def author_name(archive: Archive, username: str) -> str:
+    """The name people know a colleague by (their display name when they have one)."""
+    row = archive.db.execute("SELECT display_name FROM users WHERE username = ?",
+                             [username]).fetchone() if archive.db["users"].exists() else None
+    return (row and row[0]) or username
+
+
+def _conflict_text(archive: Archive, piece_id: int, based_on: int, latest: int) -> str:
+    who, stamp = archive.db.execute(
+        "SELECT author, created_at FROM transcription_versions WHERE piece_id = ? AND number = ?",
+        [piece_id, latest]).fetchone()
+    return (f"{author_name(archive, who)} saved this piece {human_time(stamp)} (version {latest}) "
+            f"after you opened it (version {based_on}).")
+
+
+CLASH_HINT = ("Choose which wording to keep for each of those lines below; every other "
+              "change, yours and theirs, is kept.")
+
+
+def clash_message(archive: Archive, piece_id: int, based_on: int, latest: int,
+                  clashes: int) -> str:
+    """Why a save waits for a choice: who saved, when, and how many lines clash."""
+    return (_conflict_text(archive, piece_id, based_on, latest) + f" {clashes} of the lines "
+            "you changed were changed differently by them.")
 
 
 def conflict_message(archive: Archive, piece_id: int, based_on: int) -> str | None:
-    """The :class:`EditConflict` message a save from ``based_on`` would meet, else None."""
+    """What the piece screen says when someone saved since ``based_on``, else None."""
     latest = latest_number(archive, piece_id)
     if latest == based_on:
         return None
-    who = archive.db.execute(
-        "SELECT author, created_at FROM transcription_versions WHERE piece_id = ? AND number = ?",
-        [piece_id, latest]).fetchone()
-    return str(EditConflict(
-        f"Piece {piece_id} was saved by {who[0]} at {who[1]} (version {latest}) after you "
-        f"opened it (version {based_on}). Your text was not saved.",
-        hint="Your text is still here: save it anyway as a new version, or load theirs."))
+    return (_conflict_text(archive, piece_id, based_on, latest) + " Your text is kept. "
+            "When you save, your changes and theirs are combined line by line; if you both "
+            "changed a line differently, you choose which wording to keep.")
 
 
 def _line_pitch(draft: Draft, page_id: int) -> int | None:

@@ -14,7 +14,7 @@ from flask import render_template, session, url_for
 from scanflow.archive import transcription as T
 from scanflow.archive.store import Archive
 from scanflow.errors import ScanflowError
-from scanflow.review import editing, pageimages
+from scanflow.review import editing, merge, pageimages
 from scanflow.review.context import (
     conf,
     csrf_token,
@@ -28,13 +28,24 @@ def lines_json(archive: Archive, piece_id: int, lines: list[T.TLine],
                 flags: dict | None = None) -> list[dict]:
     if flags is None:
         flags = editing.low_confidence_words(archive, piece_id)
+    outlines = editing.word_outlines(archive, piece_id)
     out = []
     for line in lines:
         d = asdict(line)
         # Marks stay until a person has read the line against the page.
         d["flags"] = flags.get(line.ocr_line_id, []) if line.confidence is not None else []
+        d["outline"] = _inside(outlines.get(line.ocr_line_id, []), line)
         out.append(d)
     return out
+
+
+def _inside(boxes: list[list[int]], line: T.TLine) -> list[list[int]]:
+    """The word boxes whose centre lies in the line's box: after a split, each half
+    keeps only its own words."""
+    if None in (line.x, line.y, line.w, line.h):
+        return []
+    return [b for b in boxes if line.x <= b[0] + b[2] / 2 <= line.x + line.w
+            and line.y <= b[1] + b[3] / 2 <= line.y + line.h]
 
 
 def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | None = None,
@@ -49,6 +60,10 @@ def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | 
     else:
         lines, based_on, rev = T.get_version(archive, piece_id, latest).lines, latest, 0
     conflict = error or editing.conflict_message(archive, piece_id, based_on)
+    clashes = _clashes(archive, piece_id, draft, latest)
+    if clashes and not error:
+        conflict = (editing.clash_message(archive, piece_id, based_on, latest,
+                                          len(clashes["list"])) + " " + editing.CLASH_HINT)
     line_data = lines_json(archive, piece_id, lines)
     if texts is not None and len(texts) == len(line_data):
         for d, text in zip(line_data, texts):  # what they typed, never lost to an error
@@ -74,15 +89,28 @@ def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | 
         "piece": piece_id, "based_on": based_on, "rev": rev, "has_draft": draft is not None,
         "pages": pages, "lines": line_data, "csrf": csrf_token(),
         "urls": {op: url_for(f"api_{op}", piece_id=piece_id)
-                 for op in ("line", "split", "merge", "insert", "delete", "save")},
+                 for op in ("line", "split", "merge", "insert", "delete", "save", "score")},
         "conflict": conflict,
     }
     return render_template(
         "piece.html", piece=piece, data=data, lines=line_data, pages=pages, draft=draft,
         based_on=based_on, rev=rev, latest=latest, last_version=versions, reviewed=reviewed,
-        conflict=conflict, scoring=scoring_panel(piece, year), year=year, user=user(),
+        conflict=conflict, clashes=clashes, scoring=scoring_panel(piece, year), year=year, user=user(),
         queue_query=session.get("queue") or {},
     ), status
+
+
+def _clashes(archive: Archive, piece_id: int, draft, latest: int) -> dict | None:
+    """The lines both people changed differently, to choose between, when the person's
+    draft started before someone else's save (None when there is nothing to choose)."""
+    if draft is None or draft.based_on == latest:
+        return None
+    combined = merge.merge(T.get_version(archive, piece_id, draft.based_on).lines,
+                           draft.lines, T.get_version(archive, piece_id, latest).lines)
+    if not combined.clashes:
+        return None
+    return {"theirs": latest, "list": combined.clashes,
+            "who": editing.author_name(archive, T.get_version(archive, piece_id, latest).author)}
 
 
 def scoring_details(piece_id: int, author: str) -> dict:

@@ -2,11 +2,14 @@
 
 * Bound to loopback (127.0.0.1 or ::1, the default), only people at this computer can
   connect, so the app may run without login as the OS user — unless ``--require-login``.
+  School computers are shared, though: the address carries a random token
+  (``http://127.0.0.1:8000/?token=...``, printed and opened in the browser, as Jupyter
+  does), and without it every page answers 403.
 * Bound to any other address, anyone on the network could connect: login is always
   required, and the server will not start while the archive has no account.
 
 >>> serve("scanflow-archive", port=8000)            # doctest: +SKIP
-scanflow review is running at http://127.0.0.1:8000/  (Ctrl+C to stop)
+scanflow review is running at http://127.0.0.1:8000/?token=...  (Ctrl+C to stop)
 """
 
 from __future__ import annotations
@@ -60,14 +63,21 @@ def login_required(archive_path: str | Path, host: str, require_login: bool) -> 
 
 
 def make_server(archive_path: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                *, require_login: bool = False, threads: int = 4):
-    """A waitress server for the archive, bound and ready (``.run()`` to serve)."""
+                *, require_login: bool = False, threads: int = 4, token: bool = True):
+    """A waitress server for the archive, bound and ready (``.run()`` to serve).
+
+    Without login, a random token guards the app (``token=False`` leaves it open to
+    every program on this computer: for tests only). ``url_of(server)`` includes it.
+    """
+    import secrets
+
     import waitress.server
 
     from scanflow.review.app import create_app
 
     needs_login = login_required(archive_path, host, require_login)
-    app = create_app(archive_path, require_login=needs_login)
+    secret = secrets.token_urlsafe(24) if token and not needs_login else None
+    app = create_app(archive_path, require_login=needs_login, token=secret)
     try:
         server = waitress.server.create_server(app, host=host, port=port, threads=threads,
                                                ident="scanflow", clear_untrusted_proxy_headers=True)
@@ -76,26 +86,38 @@ def make_server(archive_path: str | Path, host: str = DEFAULT_HOST, port: int = 
                          hint=f"Another program may be using port {port}: choose another "
                               f"with --port {port + 1}.") from None
     server.scanflow_login = needs_login
+    server.scanflow_token = secret
     return server
 
 
-def url_of(server) -> str:
+def url_of(server, *, with_token: bool = False) -> str:
+    """The server's address; ``with_token``: the one to open (carrying the token)."""
     host = server.effective_host
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{server.effective_port}/"
+    url = f"http://{host}:{server.effective_port}/"
+    token = getattr(server, "scanflow_token", None)
+    return f"{url}?token={token}" if with_token and token else url
 
 
 def serve(archive_path: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
           require_login: bool = False, threads: int = 4,
-          echo: Callable[[str], None] = print) -> None:
-    """Serve until Ctrl+C, printing the address to open."""
+          echo: Callable[[str], None] = print, open_browser: bool = False) -> None:
+    """Serve until Ctrl+C, printing the address to open (and opening it, if asked)."""
     server = make_server(archive_path, host, port, require_login=require_login,
                          threads=threads)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     how = "log in with your scanflow account" if server.scanflow_login else \
-        "only this computer can connect; no login needed"
-    echo(f"scanflow review is running at {url_of(server)}  ({how}; Ctrl+C to stop)")
+        "only this computer can connect, with this address; no login needed"
+    url = url_of(server, with_token=True)
+    echo(f"scanflow review is running at {url}  ({how}; Ctrl+C to stop)")
+    if open_browser:
+        import webbrowser
+
+        try:
+            webbrowser.open(url)
+        except webbrowser.Error:
+            pass  # no browser here (a server): the printed address is enough
     try:
         server.run()
     except KeyboardInterrupt:

@@ -27,7 +27,6 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import Levenshtein
 
 from scanflow.scoring.clauses import SentenceAnalysis, analyse_sentence, word_classes
 from scanflow.scoring.tokens import (
@@ -43,6 +42,7 @@ from scanflow.scoring.tokens import (
 from scanflow.scoring.wordlists import (
     Dictionary,
     frequency_ranks,
+    intended_word,
     load_dictionary,
     near_common_word,
     statutory_words,
@@ -477,7 +477,7 @@ def _spelling(doc: Document, f: Features, names: set[int], dictionary: Dictionar
         known = all(dictionary.known(p) or _known_inflection(p, dictionary) for p in parts)
         if not known:
             f.misspelt.add(_span(tok), tok.text)
-            target = _statutory_target(low, listed)
+            target = _statutory_target(low, listed, dictionary)
             if target:
                 f.statutory_missed.add(_span(tok), tok.text)
                 f.statutory_targets.append(target)
@@ -502,19 +502,15 @@ def _known_inflection(word: str, dictionary: Dictionary) -> bool:
     return bool(word_classes(word)) and len(word) > 3 and word.isalpha()
 
 
-def _statutory_target(word: str, listed: dict[str, str]) -> str | None:
-    """The statutory-list word ``word`` is a near miss of, if any ("becaus" -> because)."""
+def _statutory_target(word: str, listed: dict[str, str],
+                      dictionary: Dictionary) -> str | None:
+    """The statutory-list word ``word`` was meant to be ("becaus" -> because), only when
+    the intended word is unambiguous (:func:`~scanflow.scoring.wordlists.intended_word`):
+    "realy" is really, not the listed "early"."""
     if not listed or len(word) < 3:
         return None
-    best, best_d = None, 99
-    for target in listed:
-        if abs(len(target) - len(word)) > 2 or target[0] != word[0] and len(target) < 5:
-            continue
-        limit = 1 if len(target) <= 4 else 2
-        d = Levenshtein.distance(word, target, score_cutoff=limit)
-        if d <= limit and d < best_d:
-            best, best_d = target, d
-    return listed[best] if best else None
+    intended = intended_word(word, dictionary)
+    return listed.get(intended) if intended else None
 
 
 def _sentences(doc: Document, f: Features) -> None:

@@ -11,6 +11,7 @@ rubric's order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,25 @@ class Level:
     band_id: str
     year_group: int
     descriptor: str | None = None  # the rubric's wording of this level, as scored
+    stale: bool = False  # the piece's text changed after this level was given
+
+
+def text_hash(text: str) -> str:
+    """The fingerprint a score keeps of the text it judged (``scores.text_sha256``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_stale(scored_hash: str | None, scored_version: int, text: str,
+             latest_version: int) -> bool:
+    """Whether a level was given on other text than the piece has now.
+
+    Levels given before scores kept a fingerprint of their text are judged by the
+    transcription version instead (an added page then goes unnoticed: nothing better is
+    known about them).
+    """
+    if scored_hash:
+        return scored_hash != text_hash(text)
+    return scored_version != latest_version
 
 
 def current_levels(archive: Archive, piece_ids: list[int]) -> dict[int, dict[str, Level]]:
@@ -36,13 +56,18 @@ def current_levels(archive: Archive, piece_ids: list[int]) -> dict[int, dict[str
         return {}
     rows = archive.db.execute(
         "SELECT s.piece_id, s.criterion_id, s.criterion_name, s.level, s.scorer, s.scored_at, "
-        "s.band_id, s.year_group, s.level_descriptor FROM scores AS s JOIN ("
+        "s.band_id, s.year_group, s.level_descriptor, s.text_sha256, s.transcription_version, "
+        "COALESCE(t.text, ''), (SELECT COALESCE(MAX(number), 0) FROM transcription_versions "
+        "  AS v WHERE v.piece_id = s.piece_id) FROM scores AS s JOIN ("
         "  SELECT MAX(id) AS id FROM scores WHERE piece_id IN (SELECT value FROM json_each(?))"
-        "  GROUP BY piece_id, criterion_id) AS latest ON latest.id = s.id",
+        "  GROUP BY piece_id, criterion_id) AS latest ON latest.id = s.id "
+        "LEFT JOIN piece_texts AS t ON t.piece_id = s.piece_id",
         [json.dumps(list(piece_ids))]).fetchall()
     out: dict[int, dict[str, Level]] = {}
     for piece_id, *rest in rows:
-        out.setdefault(piece_id, {})[rest[0]] = Level(*rest)
+        scored_hash, scored_version, text, latest = rest[8:]
+        out.setdefault(piece_id, {})[rest[0]] = Level(
+            *rest[:8], stale=is_stale(scored_hash, scored_version, text, latest))
     return out
 
 

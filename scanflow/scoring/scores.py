@@ -24,13 +24,16 @@ from typing import Any
 from scanflow.archive.store import Archive, now
 from scanflow.errors import UsageError
 from scanflow.scoring.features import analyse
+from scanflow.scoring.levels import is_stale, text_hash
 from scanflow.scoring.rubric import band_for_year, content_hash
 from scanflow.scoring.rubric_file import default_rubric_dir, load_rubric_for_genre
 from scanflow.scoring.suggest import (
     JUDGEMENT,
     NO_SUGGESTION,
     SUGGESTED,
+    WAIT_FOR_REVIEW,
     PieceSuggestions,
+    awaiting_review,
     suggest,
 )
 
@@ -63,6 +66,9 @@ class Score:
     transcription_version: int
     suggester_version: str
     supersedes: int | None
+    text_sha256: str | None = None  # fingerprint of the text judged (None before migration 7)
+    words: int | None = None  # its length in words
+    stale: bool = False  # the piece's text changed after this level was given
 
 
 @dataclass
@@ -197,7 +203,7 @@ def suggest_for_piece(archive: Archive, piece_id: int, *,
     """Suggestions for a piece's current text (the teacher's latest version, else OCR)."""
     from scanflow.archive.transcription import get_version
 
-    genre_row = archive.db.execute("SELECT genre FROM pieces WHERE id = ?",
+    genre_row = archive.db.execute("SELECT genre, status FROM pieces WHERE id = ?",
                                    [piece_id]).fetchone()
     if genre_row is None:
         raise UsageError(f"There is no piece {piece_id}.", hint="List pieces with: scanflow pieces")
@@ -212,12 +218,16 @@ def suggest_for_piece(archive: Archive, piece_id: int, *,
     features = analyse(text, year_group=year_group, ignore_breaks=_page_breaks(version.lines),
                        paragraph_starts=paragraph_starts(version.lines))
     suggestions = suggest(text, band, rubric, year_group=year_group, features=features)
+    reviewed = version.number > 0 or genre_row[1] == "reviewed"
+    if not reviewed:
+        suggestions = [awaiting_review(s) if s.criterion_id in WAIT_FOR_REVIEW else s
+                       for s in suggestions]
     return PieceSuggestions(
         piece_id=piece_id, pupil_id=pupil_id, year_group=year_group, band_id=band.id,
         band_label=band.label, rubric_id=rubric.id, rubric_version=str(rubric.version),
         rubric_hash=content_hash(rubric), rubric_path=str(rubric.path) if rubric.path else None,
         transcription_version=version.number, text=text, words=features.words,
-        min_words=band.min_words, suggestions=suggestions,
+        min_words=band.min_words, suggestions=suggestions, reviewed=reviewed,
         level_labels={n: f"{lv.letter}, {lv.label}" for n, lv in rubric.levels.items()},
         descriptors={c.id: ({} if c.missing else {n: c.levels.get(n) for n in range(1, 6)})
                      for c in band.criteria})
@@ -226,7 +236,8 @@ def suggest_for_piece(archive: Archive, piece_id: int, *,
 _SCORE_COLUMNS = (
     "id, piece_id, criterion_id, criterion_name, level, level_descriptor, scorer, scored_at, "
     "note, suggested_level, suggestion_confidence, suggestion, band_id, year_group, rubric_id, "
-    "rubric_version, rubric_hash, transcription_version, suggester_version, supersedes")
+    "rubric_version, rubric_hash, transcription_version, suggester_version, supersedes, "
+    "text_sha256, words")
 
 
 def _score(row) -> Score:
@@ -282,6 +293,7 @@ def confirm_level(archive: Archive, piece_id: int, criterion_id: str, level: int
             "transcription_version": result.transcription_version,
             "suggester_version": result.suggester_version,
             "supersedes": previous[0] if previous else None,
+            "text_sha256": text_hash(result.text), "words": result.words,
         }).last_pk
         archive.log_event("score.confirm", f"piece:{piece_id}", actor=scorer.strip(),
                           criterion=criterion_id, level=level,
@@ -312,6 +324,13 @@ def piece_scores(archive: Archive, piece_id: int) -> PieceScores:
     _genre(archive, piece_id)
     history = [_score(r) for r in archive.db.execute(
         f"SELECT {_SCORE_COLUMNS} FROM scores WHERE piece_id = ? ORDER BY id", [piece_id])]
+    if history:
+        from scanflow.archive.transcription import get_version
+
+        version = get_version(archive, piece_id)
+        for score in history:
+            score.stale = is_stale(score.text_sha256, score.transcription_version,
+                                   version.text, version.number)
     current: dict[str, Score] = {}
     for score in history:
         current[score.criterion_id] = score
@@ -390,8 +409,14 @@ def format_score_report(report: ScoreReport, *, history: bool = False,
     out = [f"Piece {r.piece_id}: {report.pupil_name} ({r.pupil_id}), year group "
            f"{'K' if r.year_group == 0 else r.year_group}: rubric band {r.band_label} "
            f"({r.rubric_id} version {r.rubric_version})"]
-    source = (f"transcription version {r.transcription_version} (teacher's corrections)"
-              if r.transcription_version else "the OCR text (not corrected yet)")
+    if r.transcription_version:
+        source = f"transcription version {r.transcription_version} (teacher's corrections)"
+    elif r.reviewed:
+        source = "the recognised text, reviewed by a teacher"
+    else:
+        source = ("the recognised text, which NO TEACHER HAS REVIEWED yet: these suggestions "
+                  "may be misled by reading mistakes, and Spelling and Punctuation wait for "
+                  "the reviewed text")
     if r.min_words is None:
         length = f"{r.words} words; the rubric gives no minimum length for {r.band_label}"
     else:
@@ -428,6 +453,10 @@ def format_score_report(report: ScoreReport, *, history: bool = False,
             out.append("  Not scored yet.")
         else:
             out.append(_score_line(current, r))
+            if current.stale:
+                judged = f" of {current.words} words" if current.words is not None else ""
+                out.append(f"  STALE: this level was given on an earlier text{judged}; the "
+                           f"text has changed since (now {r.words} words). Score it again.")
     if history and report.scores.history:
         out.append("")
         out.append("Every level given (oldest first):")
@@ -444,6 +473,7 @@ def _score_line(score: Score, r: PieceSuggestions) -> str:
                  else "no suggestion")
     line = (f"  Scored: level {score.level} by {score.scorer} on {_when(score.scored_at)} "
             f"({suggested}; transcription version {score.transcription_version}")
+
     if score.rubric_hash != r.rubric_hash:
         line += (f"; given against rubric version {score.rubric_version}, whose wording has "
                  "changed since")

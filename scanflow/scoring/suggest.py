@@ -55,6 +55,9 @@ SUGGESTED = "suggested"
 JUDGEMENT = "teacher judgement"
 NO_SUGGESTION = "no suggestion"
 JUDGEMENT_CRITERIA = {"audience_ideas", "character_setting"}
+# Criteria that read the text letter by letter: on recognised text a reading error
+# ('gave' read as 'gaye') would count as the child's mistake, so they wait for a teacher.
+WAIT_FOR_REVIEW = {"spelling", "punctuation"}
 
 # How each criterion's inputs (see the rules below) make its score on the Year 6+ scale:
 # intercept + sum(weight * input); the level is the score rounded, kept within 1-5 (and
@@ -165,6 +168,9 @@ class PieceSuggestions:
     # dict for a criterion the band lacks altogether.
     descriptors: dict[str, dict[int, str | None]] = field(default_factory=dict)
     suggester_version: str = SUGGESTER_VERSION
+    # False while the text is as the recogniser read it and no teacher has reviewed it:
+    # the suggestions say so, and those in WAIT_FOR_REVIEW are not made.
+    reviewed: bool = True
 
     def get(self, criterion_id: str) -> Suggestion:
         for s in self.suggestions:
@@ -205,6 +211,15 @@ def suggest(text: str, band: Band, rubric: Rubric, *, year_group: int | None = N
     for crit in band.criteria:
         out.append(_suggest_one(crit, band, rubric, f, year_group))
     return out
+
+
+def awaiting_review(s: Suggestion) -> Suggestion:
+    """``s`` withheld until a teacher has reviewed the text (see ``WAIT_FOR_REVIEW``)."""
+    return Suggestion(
+        s.criterion_id, s.criterion_name, None, NO_SUGGESTION,
+        reason=f"{s.criterion_name} waits for the reviewed text: this is the text as the "
+               "recogniser read it, and its reading mistakes would be counted as the "
+               "child's. Correct the transcription (or mark it reviewed), then score again.")
 
 
 def evidence_score(criterion_id: str, inputs: dict[str, float],

@@ -49,12 +49,42 @@ class Dictionary:
         return _fold(word) in self.proper
 
     def known(self, word: str) -> bool:
+        """In the British list, or an American spelling of a British word ("color").
+
+        Other words found only in the American list are informal respellings ("nite",
+        "lite"): in a child's writing they are misspellings, so they are not known.
+        """
         w = _fold(word)
-        return w in self.british or w in self.american
+        return w in self.british or (w in self.american and british_spelling(w, self)
+                                     is not None)
 
     def american_only(self, word: str) -> bool:
+        """A US spelling of a word the British list spells otherwise ("color", "center")."""
         w = _fold(word)
-        return w in self.american and w not in self.british
+        return w in self.american and w not in self.british and \
+            british_spelling(w, self) is not None
+
+
+# US -> UK spelling differences (Oxford/Cambridge style guides' standard list), tried one
+# at a time at each place they fit; a word is only called American if one of them turns
+# it into a word of the British list.
+_US_UK = (("or", "our"), ("er", "re"), ("iz", "is"), ("yz", "ys"), ("og", "ogue"),
+          ("ense", "ence"), ("l", "ll"), ("ll", "l"), ("e", "ae"), ("e", "oe"), ("g", "ge"),
+          ("gment", "gement"), ("ay", "ey"), ("am", "amme"), ("om", "um"), ("ire", "yre"),
+          ("ow", "ough"), ("old", "ould"), ("sk", "sc"), ("oz", "os"), ("um", "ium"),
+          ("ck", "que"), ("ry", "lery"), ("th", "ths"))
+
+
+def british_spelling(word: str, dictionary: "Dictionary") -> str | None:
+    """The British list's spelling of a US-spelt word ("color" -> "colour"), if any."""
+    for us, uk in _US_UK:
+        start = word.find(us)
+        while start >= 0:
+            candidate = word[:start] + uk + word[start + len(us):]
+            if candidate in dictionary.british:
+                return candidate
+            start = word.find(us, start + 1)
+    return None
 
 
 def _fold(word: str) -> str:
@@ -148,6 +178,78 @@ def near_common_word(word: str, dictionary: Dictionary,
     near = [w for w in _speller().edit_distance_1(word.lower())
             if ranks.get(w, max_rank) < max_rank and not dictionary.is_name(w)]
     return min(near, key=lambda w: ranks[w]) if near else None
+
+
+@functools.lru_cache(maxsize=2)
+def _vocabulary(dictionary: Dictionary, size: int = 25_000) -> tuple[tuple[str, ...],
+                                                                      dict[str, int]]:
+    """What a child most likely meant is among these: the commonest ``size`` words of the
+    British list (a rarer word a slip happens to land on, "mussel", "becks", is left
+    out) and every statutory spelling word; with their counts."""
+    counts = _speller().word_frequency.dictionary
+    common = [w for w in sorted(counts, key=lambda w: -counts[w])
+              if w.isalpha() and w in dictionary.british and not dictionary.is_name(w)][:size]
+    words = sorted(set(common) | {w for w in statutory_words(6) if w.isalpha()})
+    return tuple(words), {w: counts.get(w, 0) for w in words}
+
+
+def _child_pattern(word: str, target: str) -> bool:
+    """A change children make all the time: a letter left out (frend, realy, adress),
+    a single letter doubled (untill), two letters swapped (lonley, freind), or a silent
+    final e dropped or added (promis, develope)."""
+    if len(word) == len(target) - 1 and any(target[:k] + target[k + 1:] == word
+                                            for k in range(len(target))):
+        return True
+    for k in range(len(target) - 1):
+        if target[:k] + target[k + 1] + target[k] + target[k + 2:] == word:
+            return True
+    for k in range(len(word) - 1):
+        if word[k] == word[k + 1] and word[:k] + word[k + 1:] == target:
+            return True
+    return word + "e" == target or target + "e" == word
+
+
+def intended_word(word: str, dictionary: Dictionary) -> str | None:
+    """The word a misspelling was meant to be, only when that is unambiguous.
+
+    Candidates are the common words closest to it (optimal string alignment distance:
+    a swap of two letters counts once; at most 2 for words of up to seven letters, 3
+    beyond; words shorter than five letters are never attributed). One closest candidate
+    is the answer; among several, the one a child's usual slip explains
+    (:func:`_child_pattern`), if it is also far the commonest; otherwise None: evidence
+    must not guess. Measured on tests/data/child_misspellings.tsv (357 items): precision
+    96 % (247 of 258 attributed), recall 69 % (247 of 357).
+
+    >>> d = load_dictionary()                                 # doctest: +SKIP
+    >>> intended_word("lonley", d), intended_word("realy", d)  # doctest: +SKIP
+    ('lonely', 'really')
+    """
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    word = _fold(word)
+    # Three- and four-letter slips are one letter from too many words ("fite": fit or
+    # fight? "sed": seed or said?) to name one.
+    if len(word) < 5 or not word.isalpha():
+        return None
+    limit = 1 if len(word) <= 4 else 2 if len(word) <= 7 else 3
+    vocabulary, counts = _vocabulary(dictionary)
+    found = process.extract(word, vocabulary, scorer=OSA.distance, score_cutoff=limit,
+                            limit=None)
+    if not found:
+        return None
+    best = min(d for _w, d, _i in found)
+    top = [w for w, d, _i in found if d == best]
+    if len(top) == 1:
+        return top[0]
+    explained = sorted((w for w in top if _child_pattern(word, w)), key=lambda w: -counts[w])
+    if len(explained) == 1 or len(explained) > 1 and \
+            counts[explained[0]] >= 10 * max(1, counts[explained[1]]):
+        return explained[0]  # "realy": really and relay both fit; really is far commoner
+    top.sort(key=lambda w: -counts[w])
+    if counts[top[0]] >= 300 * max(1, counts[top[1]]):
+        return top[0]  # "frend": friend, not fiend, freed or fend
+    return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -59,7 +59,7 @@
     pane: document.querySelector(".lines-pane")
   };
 
-  var CROP_LINE_PX = 56;
+  var CROP_LINE_PX = 28;  // a line's picture on screen: legible, and 12+ lines fit
   var pagesById = {};
   data.pages.forEach(function (p, i) { p.index = i; pagesById[p.id] = p; });
 
@@ -78,6 +78,7 @@
             ". Your text is still here; try again, or reload the page."));
           err.status = resp.status;
           err.conflict = !!json.conflict;
+          err.merge = !!json.merge;
           throw err;
         }
         return json;
@@ -105,10 +106,16 @@
 
   function setStatus(text, isError) {
     el.status.textContent = text;
+    el.status.title = text;  // the header shows one line; the whole message on hover
     el.status.classList.toggle("error", !!isError);
   }
 
   function showError(err) {
+    if (err && err.merge) {
+      // Lines both people changed: the page lays them side by side to choose from.
+      window.location.reload();
+      return;
+    }
     if (err && err.conflict) { showConflict(err.message); return; }
     setStatus((err && err.message) || String(err), true);
   }
@@ -233,6 +240,27 @@
              deg: t ? page.skew : 0 };
   }
 
+  // The line's own writing: a polygon along the tops of its words left to right and back
+  // along their bottoms (page pixels times the crop's scale), so the ink of the lines
+  // above and below is masked. Without word boxes (a line typed in), the line's box.
+  function outlinePath(line, s, pad) {
+    var words = (line.outline && line.outline.length) ? line.outline
+      : [[line.x, line.y, line.w, line.h]];
+    var top = [], bottom = [];
+    words.forEach(function (w) {
+      var x0 = (w[0] - pad) * s, x1 = (w[0] + w[2] + pad) * s;
+      var y0 = Math.max(line.y - pad, w[1] - pad) * s;
+      var y1 = Math.min(line.y + line.h + pad, w[1] + w[3] + pad) * s;
+      top.push(x0.toFixed(1) + "px " + y0.toFixed(1) + "px", x1.toFixed(1) + "px " + y0.toFixed(1) + "px");
+      bottom.unshift(x0.toFixed(1) + "px " + y1.toFixed(1) + "px", x1.toFixed(1) + "px " + y1.toFixed(1) + "px");
+    });
+    // bottom was built right to left in pairs; each pair must run right then left.
+    for (var k = 0; k < bottom.length; k += 2) {
+      var t = bottom[k]; bottom[k] = bottom[k + 1]; bottom[k + 1] = t;
+    }
+    return "polygon(" + top.concat(bottom).join(", ") + ")";
+  }
+
   // Each line's own strip of the page, cut out by CSS from the page picture the browser
   // already has (no extra request, nothing for the server to do) and turned level.
   function drawCrop(i) {
@@ -248,12 +276,12 @@
     }
     crop.classList.remove("nobox");
     var b = band(line, page);
-    var padY = Math.max(6, Math.round(b.h * 0.18)), padX = 16;
+    var padY = Math.max(3, Math.round(b.h * 0.08)), padX = 10;
     var cw = b.w + 2 * padX, ch = b.h + 2 * padY;
     var avail = li.querySelector(".edit").clientWidth || 600;  // as wide as the text box
     // Never blow a crop up past the display picture's own resolution, nor a short line
     // up to giant size: about twice the height of the typed text is easy to compare.
-    var s = Math.min(avail / cw, page.display_width / page.width, CROP_LINE_PX / b.h);
+    var s = Math.min(avail / cw, page.display_width / page.width, CROP_LINE_PX / ch);
     crop.style.width = Math.round(cw * s) + "px";
     crop.style.height = Math.round(ch * s) + "px";
     var sheet = document.createElement("div");
@@ -265,6 +293,7 @@
     sheet.style.top = Math.round(ch * s / 2 - b.cy * s) + "px";
     sheet.style.transformOrigin = (b.cx * s) + "px " + (b.cy * s) + "px";
     if (b.deg) sheet.style.transform = "rotate(" + (-b.deg) + "deg)";
+    sheet.style.clipPath = outlinePath(line, s, padY);
     flagged(line).forEach(function (f) {
       var m = document.createElement("div");
       m.className = "wordflag";
@@ -419,11 +448,28 @@
     return state.chain.then(function () {});
   }
 
-  function saveVersion(keepMine) {
+  // The choice made for each line both people changed (the conflict banner's radios).
+  function mergeChoices() {
+    var body = {};
+    var theirs = document.getElementById("merge-theirs");
+    if (!theirs) return body;
+    body.theirs = Number(theirs.value);
+    document.querySelectorAll("#clashes input[type=radio]:checked").forEach(function (r) {
+      body[r.name] = r.value;
+    });
+    return body;
+  }
+
+  function saveVersion() {
     if (state.current >= 0) commitLine(state.current, false);
     setStatus("Saving…");
     return enqueue(function () {
-      return post(data.urls.save, { keep_mine: !!keepMine }).then(function (r) {
+      return post(data.urls.save, mergeChoices()).then(function (r) {
+        if (r.merged) {
+          // Their changes are now in the text too: show the combined version.
+          window.location.reload();
+          return r;
+        }
         state.basedOn = r.based_on;
         state.rev = 0;
         el.basedOn.value = r.based_on;
@@ -447,9 +493,8 @@
     el.form.addEventListener("submit", function (e) {
       e.preventDefault();
       var who = e.submitter || {};
-      var keepMine = who.name === "keep_mine";
       var thenReview = who.name === "then" && who.value === "review";
-      saveVersion(keepMine).then(function () {
+      saveVersion().then(function () {
         if (thenReview && el.reviewForm) el.reviewForm.submit();
       }, function () { /* shown by enqueue */ });
     });
@@ -684,11 +729,75 @@
       return resp.text();
     }).then(function (html) {
       body.innerHTML = html;  // our own server-rendered, escaped HTML; no scripts in it
+      focusCriterion(0);
     }, function () {
       delete scoring.dataset.loaded;
     });
   }
   if (scoring) scoring.addEventListener("toggle", loadScoring);
+
+  // One form for every criterion: a digit sets the level of the criterion in focus and
+  // moves on, ↑/↓ move, Enter saves them all without reloading the page.
+  function criteria() {
+    return Array.prototype.slice.call(
+      document.querySelectorAll("#score-form fieldset.criterion:not([disabled])"));
+  }
+
+  function focusCriterion(i) {
+    var all = criteria();
+    if (!all.length) return;
+    var fs = all[Math.max(0, Math.min(i, all.length - 1))];
+    var radio = fs.querySelector("input[type=radio]:checked") ||
+      fs.querySelector("input[type=radio]:not([disabled])");
+    if (radio) radio.focus();
+    fs.scrollIntoView({ block: "nearest" });
+  }
+
+  function saveLevels(form) {
+    var state = document.getElementById("score-state");
+    if (state) state.textContent = "Saving…";
+    fetch(data.urls.score, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": data.csrf },
+      body: new FormData(form)
+    }).then(function (resp) {
+      return resp.json().then(function (json) {
+        if (!resp.ok) throw new Error(json.error || ("The server answered " + resp.status));
+        return json;
+      });
+    }).then(function (json) {
+      document.getElementById("scoring-body").innerHTML = json.html;
+      var now = document.getElementById("score-state");
+      if (now) now.textContent = json.message;
+      focusCriterion(0);
+    }, function (err) {
+      var now = document.getElementById("score-state");
+      if (now) { now.textContent = err.message + " Your choices are still here."; now.classList.add("error"); }
+    });
+  }
+
+  document.addEventListener("submit", function (e) {
+    if (e.target && e.target.id === "score-form") { e.preventDefault(); saveLevels(e.target); }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    var form = e.target && e.target.closest && e.target.closest("#score-form");
+    if (!form || e.ctrlKey || e.metaKey || e.altKey) return;
+    var fs = e.target.closest("fieldset.criterion");
+    var all = criteria();
+    var at = all.indexOf(fs);
+    if (/^[1-5]$/.test(e.key) && fs) {
+      e.preventDefault();
+      var radio = fs.querySelector("input[type=radio][value='" + e.key + "']:not([disabled])");
+      if (radio) { radio.checked = true; focusCriterion(at + 1); }
+    } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && fs) {
+      e.preventDefault();
+      focusCriterion(at + (e.key === "ArrowDown" ? 1 : -1));
+    } else if (e.key === "Enter" && e.target.type !== "submit") {
+      e.preventDefault();
+      saveLevels(form);
+    }
+  });
 
   // ------------------------------------------------------------------------------ start
 
