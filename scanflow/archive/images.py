@@ -12,6 +12,7 @@ app reading a page again) goes through here, so no reader ever sees half a file.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import threading
@@ -147,6 +148,74 @@ def shown_as_stored(path: Path, turn: int | None) -> bool:
 def load_view(path: Path, turn: int | None) -> np.ndarray:
     """The page as it is shown and was read: the master decoded, EXIF-oriented, turned."""
     return upright(decode_image(path), turn)
+
+
+# --- display copies: derived, cached, made at ingest -------------------------------
+
+DERIVED = "derived"
+# Display copies are WebP: a third of a JPEG's bytes at 85 for the same page (83-176 KB
+# against 245-409 KB on the sample at 1600 px), and reading the copy back costs
+# recognition nothing measurable (benchmarks/derived_quality.py; README, "Page images").
+# "full" is the whole page at scan resolution, made only when the master cannot be sent
+# as it is (turned, or a format a browser does not show).
+DISPLAY_SIZES = {"display": 1600, "thumb": 360, "full": None}
+WEBP_QUALITY = {"display": 80, "thumb": 75, "full": 90}
+MADE_AT_INGEST = ("display", "thumb")
+
+
+def fingerprint(path: Path, turn: int | None = 0) -> str:
+    """Changes whenever the image file is replaced (size and modification time) or the
+    page is turned another way."""
+    st = path.stat()
+    return hashlib.sha1(f"{st.st_size}:{st.st_mtime_ns}:{turn or 0}".encode()).hexdigest()[:12]
+
+
+def derived_rel(page_id: int, key: str, kind: str) -> str:
+    """Where a page's display copy of ``kind`` lives, relative to ``images/``."""
+    return f"{DERIVED}/p{page_id}/{key}.{kind}.webp"
+
+
+def encode_display(upright_rgb: np.ndarray, kind: str) -> bytes:
+    """The WebP display copy of ``kind`` of an upright page (RGB)."""
+    img = cv2.cvtColor(upright_rgb, cv2.COLOR_RGB2BGR)
+    h, w = img.shape[:2]
+    width = DISPLAY_SIZES[kind]
+    if width and w > width:
+        img = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY[kind]])
+    if not ok:
+        raise ScanflowError(f"could not make the {kind} picture")
+    return buf.tobytes()
+
+
+def stage_display_copies(master: Path, upright_rgb: np.ndarray) -> dict[str, str]:
+    """Write the page's display copies beside its master under temporary names (the page
+    has no id yet); :func:`place_display_copies` moves them into place once it has.
+
+    Made while the page's pixels are in memory anyway, so the first time a teacher opens
+    the page it is served at once, not decoded and encoded then (2-3 s on a busy PC).
+    An ingest that stops in between leaves temporary files its next run deletes.
+    """
+    staged = {}
+    for kind in MADE_AT_INGEST:
+        tmp = master.with_name(f".{master.stem}.{kind}.webp.tmp-staged")
+        write_bytes_atomic(tmp, encode_display(upright_rgb, kind))
+        staged[kind] = tmp.name
+    return staged
+
+
+def place_display_copies(images_dir: Path, master_rel: str, turn: int, page_id: int,
+                         staged: dict[str, str]) -> None:
+    """Move staged display copies to their page's place (see :func:`stage_display_copies`)."""
+    master = images_dir / master_rel
+    key = fingerprint(master, turn)
+    for kind, name in staged.items():
+        target = images_dir / derived_rel(page_id, key, kind)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(master.with_name(name), target)
+        except OSError:
+            pass  # a cache: the review app makes it on first use instead
 
 
 # --- older archives: their upright PNGs, kept or made smaller losslessly --------------

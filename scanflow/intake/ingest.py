@@ -38,6 +38,8 @@ from scanflow.archive.images import (
     encode_lossless,
     encode_ocr_image,
     master_ext,
+    place_display_copies,
+    stage_display_copies,
     upright,
     write_bytes_atomic,
 )
@@ -111,6 +113,7 @@ class PageResult:
     code: codes.CodeHit | None = None  # a cover sheet or label found on the page
     image_turn: int = 0  # degrees clockwise that show the master upright
     image_origin: str | None = None
+    display: dict[str, str] = field(default_factory=dict)  # staged display copies
 
 
 @dataclass
@@ -284,11 +287,13 @@ def process_page(task: PageTask, engine) -> PageResult:
         # Codes first (scanflow.intake.codes): a cover sheet is kept as the piece's cover, not read.
         hit = codes.find_code(page.rgb)
         if hit is not None and hit.is_cover:
-            h, w = upright(page.rgb, hit.rotation).shape[:2]
+            view = upright(page.rgb, hit.rotation)
+            h, w = view.shape[:2]
             return PageResult(task.sha256, task.page_number, "cover", image_path=master_rel,
                               width=w, height=h, dpi=page.dpi, rotation=hit.rotation,
                               image_turn=hit.rotation, image_origin=page.origin, code=hit,
-                              seconds=time.monotonic() - started, source=page.source)
+                              seconds=time.monotonic() - started, source=page.source,
+                              display=stage_display_copies(images / master_rel, view))
         # A label (books with one cover a year) is printed matter, not the child's writing.
         hide = [hit.region] if hit is not None and hit.region is not None else None
         prepared, rec = read_page(page.rgb, engine, dpi=page.dpi, settings=task.preprocess,
@@ -297,12 +302,13 @@ def process_page(task: PageTask, engine) -> PageResult:
         ocr_rel = str(Path(task.sha256[:2]) / task.sha256 / f"p{task.page_number:04d}.ocr.{ext}")
         write_bytes_atomic(images / ocr_rel, data)
         h, w = prepared.faithful.shape[:2]
+        display = stage_display_copies(images / master_rel, prepared.faithful)
         return PageResult(
             sha256=task.sha256, page_number=task.page_number,
             status="blank" if prepared.blank else "ok",
             image_path=master_rel, ocr_image_path=ocr_rel, width=w, height=h, dpi=page.dpi,
             rotation=prepared.rotation, skew=prepared.skew, image_turn=prepared.rotation,
-            image_origin=page.origin,
+            image_origin=page.origin, display=display,
             steps=[asdict(s) for s in prepared.steps], recognition=rec,
             seconds=time.monotonic() - started, source=page.source, code=hit,
         )
@@ -372,6 +378,9 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
         }).last_pk
         # The stored images' checksums, for 'scanflow check' and backups (~10 ms a page).
         record_image_hashes(archive, [page_id])
+        if result.display and result.image_path:
+            place_display_copies(archive.images_dir, result.image_path, result.image_turn,
+                                 page_id, result.display)
         if rec:
             for line_no, line in enumerate(rec.lines, start=1):
                 line_id = db["lines"].insert({

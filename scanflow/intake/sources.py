@@ -282,13 +282,18 @@ def _page_geometry(info: str, page_number: int) -> tuple[tuple[float, float] | N
     return size, rotated
 
 
-def _decode_bytes(path: Path, page_number: int, data: bytes, max_pixels: int) -> np.ndarray:
+def _decode_bytes(path: Path, page_number: int, data: bytes,
+                  max_pixels: int) -> np.ndarray | None:
     import io
 
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > max_pixels:
                 raise _too_big(path, img.size, max_pixels)
+            if img.getexif().get(0x0112, 1) not in (1, None):
+                # A PDF reader ignores an EXIF turn inside the stream and the archive
+                # would apply it: such a page is rendered instead, as the reader shows it.
+                return None
             return np.asarray(img.convert("RGB"))
     except InputFileError:
         raise
@@ -309,8 +314,9 @@ def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int) ->
         # own resolution, rather than rendering a resampled copy.
         data = extract_embedded(path, page_number, image)
         rgb = _decode_bytes(path, page_number, data, max_pixels)
-        return RenderedPage(rgb=rgb, dpi=float(image.ppi), source="scan", master=data,
-                            origin="pdf-image")
+        if rgb is not None:
+            return RenderedPage(rgb=rgb, dpi=float(image.ppi), source="scan", master=data,
+                                origin="pdf-image")
     return _rasterise_pdf_page(path, page_number, dpi, max_pixels, info)
 
 

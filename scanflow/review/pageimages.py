@@ -16,16 +16,17 @@ it, and the page is marked ``ocr_stale`` because its text was read the other way
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 
-import cv2
-
 from scanflow.archive.images import (
     BROWSER_TYPES,
+    DISPLAY_SIZES,
+    derived_rel,
+    encode_display,
     encode_ocr_image,
+    fingerprint,
     load_view,
     shown_as_stored,
     write_bytes_atomic,
@@ -33,13 +34,7 @@ from scanflow.archive.images import (
 from scanflow.archive.store import Archive, now
 from scanflow.errors import ArchiveError, UsageError
 
-# Display copies are WebP: a third of a JPEG's bytes at 85 for the same page (83-176 KB
-# against 245-409 KB on the sample at 1600 px), and reading it back costs recognition
-# nothing measurable (README, "Page images"). "full" is the whole page at scan
-# resolution, made only when the master cannot be sent as it is (turned, or a format a
-# browser does not show).
-SIZES = {"display": 1600, "thumb": 360, "full": None}
-WEBP_QUALITY = {"display": 80, "thumb": 75, "full": 90}
+SIZES = DISPLAY_SIZES
 DERIVED = "derived"
 
 
@@ -51,13 +46,6 @@ def _page_row(archive: Archive, page_id: int) -> tuple:
         raise UsageError(f"There is no page {page_id}.",
                          hint="See the waiting pages with: scanflow unassigned")
     return row
-
-
-def fingerprint(path: Path, turn: int | None = 0) -> str:
-    """Changes whenever the image file is replaced (size and modification time) or the
-    page is turned another way."""
-    st = path.stat()
-    return hashlib.sha1(f"{st.st_size}:{st.st_mtime_ns}:{turn or 0}".encode()).hexdigest()[:12]
 
 
 def page_key(archive: Archive, page_id: int) -> str:
@@ -108,20 +96,13 @@ def derived_image(archive: Archive, page_id: int, kind: str) -> Path:
     if kind not in SIZES:
         raise UsageError(f"Unknown picture size '{kind}'.", hint="Use display or thumb.")
     source, turn = master_path(archive, page_id)
-    target = archive.image(f"{DERIVED}/p{page_id}/{fingerprint(source, turn)}.{kind}.webp")
+    target = archive.image(derived_rel(page_id, fingerprint(source, turn), kind))
     if target.is_file():
         return target
-    img = cv2.cvtColor(load_view(source, turn), cv2.COLOR_RGB2BGR)
-    h, w = img.shape[:2]
-    width = SIZES[kind]
-    if width and w > width:
-        img = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY[kind]])
-    if not ok:
-        raise ArchiveError(f"Could not make a {kind} picture of page {page_id}.")
+    data = encode_display(load_view(source, turn), kind)
     for old in target.parent.glob(f"*.{kind}.*") if target.parent.is_dir() else ():
         old.unlink(missing_ok=True)  # copies of an image since turned
-    write_bytes_atomic(target, buf.tobytes())
+    write_bytes_atomic(target, data)
     return target
 
 
