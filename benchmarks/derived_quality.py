@@ -10,7 +10,9 @@ needs. For each image of
 * ``--pages`` generated 300-dpi exercise-book pages (``scanflow.evaluation.synth``, JPEG
   85 as an office scanner writes them),
 the benchmark makes the display copy exactly as the app does (same code) at each WebP
-quality, stores its pixels losslessly beside the ground truth, and runs ``scanflow eval``'s
+quality (``display-qN``), and the same WebP at the master's full size (``fullsize-qN``:
+the compression alone, without the reduction to 1600 px), stores its pixels losslessly
+with the master's resolution scaled as the copy was, and runs ``scanflow eval``'s
 pipeline on the masters (the reference, same run) and on each set of copies. Reported:
 corpus CER per set, its difference from the masters' in points, and the copies' bytes.
 """
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from scanflow.archive.images import load_view  # noqa: E402
 from scanflow.evaluation.evaluate import evaluate, find_pairs  # noqa: E402
@@ -36,15 +39,17 @@ from scanflow.review import pageimages  # noqa: E402
 IAM = ROOT.parent / "shared" / "eval" / "handwriting" / "iam_dev_pages"
 
 
-def display_copy(master: Path, quality: int) -> tuple[bytes, object]:
-    """The display copy the app would serve (WebP bytes) and its decoded pixels (BGR)."""
+def display_copy(master: Path, quality: int, resize: bool = True) -> tuple[bytes, object, float]:
+    """The display copy the app would serve (WebP bytes), its decoded pixels (BGR) and
+    the factor it was scaled by (``resize=False``: WebP at the master's full size)."""
     img = cv2.cvtColor(load_view(master, 0), cv2.COLOR_RGB2BGR)
     h, w = img.shape[:2]
     width = pageimages.SIZES["display"]
-    if w > width:
+    scale = width / w if resize and w > width else 1.0
+    if scale < 1.0:
         img = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, quality])
-    return buf.tobytes(), cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return buf.tobytes(), cv2.imdecode(buf, cv2.IMREAD_COLOR), scale
 
 
 def generated(folder: Path, pages: int) -> Path:
@@ -60,17 +65,23 @@ def generated(folder: Path, pages: int) -> Path:
 def measure(data: Path, qualities: list[int], engine: str, work: Path) -> dict:
     masters = evaluate(data, engine)
     out = {"images": masters.images, "master_cer": round(100 * masters.cer, 2), "copies": {}}
-    for q in qualities:
-        copies = work / f"{data.name}-q{q}"
+    variants = [(f"display-q{q}", q, True) for q in qualities] + \
+        [(f"fullsize-q{q}", q, False) for q in qualities]
+    for name, q, resize in variants:
+        copies = work / f"{data.name}-{name}"
         copies.mkdir(parents=True, exist_ok=True)
         total = 0
         for stem, image, gt in find_pairs(data):
-            data_bytes, pixels = display_copy(image, q)
+            data_bytes, pixels, scale = display_copy(image, q, resize)
             total += len(data_bytes)
-            cv2.imwrite(str(copies / f"{stem}.png"), pixels)  # lossless: the copy's pixels
+            # The copy's pixels, losslessly, with the master's resolution scaled as the
+            # copy was (else the pipeline would guess another dpi and differ for that).
+            dpi = Image.open(image).info.get("dpi", (300, 300))[0] * scale
+            Image.fromarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)).save(
+                copies / f"{stem}.png", dpi=(dpi, dpi))
             shutil.copy(gt, copies / gt.name)
         report = evaluate(copies, engine)
-        out["copies"][q] = {"cer": round(100 * report.cer, 2),
+        out["copies"][name] = {"cer": round(100 * report.cer, 2),
                             "points": round(100 * (report.cer - masters.cer), 2),
                             "kb_per_page": round(total / 1024 / max(1, report.images))}
     return out
@@ -79,7 +90,7 @@ def measure(data: Path, qualities: list[int], engine: str, work: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=4, help="generated pages (default 4)")
-    ap.add_argument("--qualities", default="60,80,90")
+    ap.add_argument("--qualities", default="80")
     ap.add_argument("--engine", default="rapidocr")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -99,9 +110,9 @@ def main() -> None:
         return
     for name, r in results.items():
         print(f"{name}: {r['images']} pages, CER on the masters {r['master_cer']:.2f} %")
-        for q, c in r["copies"].items():
-            print(f"  WebP {q:>3} at {pageimages.SIZES['display']} px: CER {c['cer']:.2f} % "
-                  f"({c['points']:+.2f} points), {c['kb_per_page']} KB a page")
+        for name, c in r["copies"].items():
+            print(f"  {name:>14}: CER {c['cer']:.2f} % ({c['points']:+.2f} points), "
+                  f"{c['kb_per_page']} KB a page")
 
 
 if __name__ == "__main__":
