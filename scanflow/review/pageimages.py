@@ -99,10 +99,13 @@ def derived_image(archive: Archive, page_id: int, kind: str) -> Path:
     target = archive.image(derived_rel(page_id, fingerprint(source, turn), kind))
     if target.is_file():
         return target
-    data = encode_display(load_view(source, turn), kind)
-    for old in target.parent.glob(f"*.{kind}.*") if target.parent.is_dir() else ():
-        old.unlink(missing_ok=True)  # copies of an image since turned
-    write_bytes_atomic(target, data)
+    write_bytes_atomic(target, encode_display(load_view(source, turn), kind))
+    # Copies of an image since turned (or JPEG copies of older versions). Not temporary
+    # files: another request may be writing the same copy at this moment.
+    for pattern in (f"*.{kind}.webp", f"*.{kind}.jpg"):
+        for old in target.parent.glob(pattern):
+            if old != target and not old.name.startswith("."):
+                old.unlink(missing_ok=True)
     return target
 
 
