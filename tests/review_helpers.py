@@ -18,7 +18,7 @@ from PIL import ImageFont
 
 from scanflow.archive.pieces import next_position, piece_for
 from scanflow.archive.store import Archive, now
-from scanflow.intake.ingest import write_png_atomic
+from scanflow.archive.images import write_png_atomic
 
 _FONT = ImageFont.truetype(FONT, 44)
 LEFT, TOP, STEP = 150, 205, 100

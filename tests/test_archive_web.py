@@ -42,7 +42,7 @@ def test_pupil_page_shows_pieces_chart_levels_and_pictures(lead, school):
     chart = re.search(r'<div class="chart" id="growth-chart">(<svg.*?</svg>)</div>', html, re.S)
     assert chart and "style=" not in chart.group(1)
     assert re.findall(r'<td class="level l(\d)">', html) == ["2", "2", "2", "3"]
-    assert html.count("/thumb.jpg?v=") == 3  # every page of both pieces
+    assert html.count("/thumb.webp?v=") == 3  # every page of both pieces
     assert f'href="/piece/{school["ava1"]}/searchable.pdf"' in html
     assert "no-store" in r.headers["Cache-Control"]
     assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]

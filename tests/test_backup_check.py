@@ -175,10 +175,20 @@ def test_check_a_sound_archive_records_hashes_once(archive, school):
         db.execute("UPDATE pages SET image_sha256 = NULL, ocr_image_sha256 = NULL")
     assert check_archive(archive).hashes_recorded == 2 * pages
     assert check_archive(archive).hashes_recorded == 0
-    # Turning a page rewrites its image: the trigger forgets the old hash.
+    # Turning a page leaves its master as it is, so its checksum still holds...
+    digest = archive.db.execute("SELECT image_sha256 FROM pages WHERE id = 1").fetchone()[0]
     with archive.transaction() as db:
-        db.execute("UPDATE pages SET rotation = 90 WHERE id = 1")
+        db.execute("UPDATE pages SET rotation = 90, image_turn = 90 WHERE id = 1")
+    assert archive.db.execute("SELECT image_sha256 FROM pages WHERE id = 1").fetchone()[0] \
+        == digest
+    # ...while a new image file makes the trigger forget the old hash.
+    with archive.transaction() as db:
+        db.execute("UPDATE pages SET image_path = REPLACE(image_path, '.png', '.webp') "
+                   "WHERE id = 1")
     assert archive.db.execute("SELECT image_sha256 FROM pages WHERE id = 1").fetchone()[0] is None
+    with archive.transaction() as db:
+        db.execute("UPDATE pages SET image_path = REPLACE(image_path, '.webp', '.png') "
+                   "WHERE id = 1")
     assert record_image_hashes(archive, [1]) == 1
 
 

@@ -206,7 +206,10 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(archive, tmp_path):
     assert f"batch {killed[0][0]} stopped without finishing" in done.stderr
     assert count(archive, "SELECT COUNT(DISTINCT position) FROM pages") == 6
     files = {str(p.relative_to(archive.images_dir)) for p in archive.images_dir.rglob("*")
-             if p.is_file()}
+             if p.is_file() and p.relative_to(archive.images_dir).parts[0] != "derived"}
     referenced = {r[0] for r in archive.db.execute(
         "SELECT image_path FROM pages UNION SELECT ocr_image_path FROM pages")}
     assert files == referenced  # no orphans, no half-written temporaries
+    # Display copies made at ingest belong to stored pages only.
+    copies = {p.name for p in (archive.images_dir / "derived").iterdir()}
+    assert copies <= {f"p{r[0]}" for r in archive.db.execute("SELECT id FROM pages")}

@@ -120,7 +120,10 @@ def test_keyboard_only_correction_save_reload_review(browser, local_server):
     expect(page.locator(".line").nth(0).locator(".mirror mark")).to_have_text("tine")
     expect(page.locator(".line").nth(0).locator(".crop .wordflag")).to_have_count(1)
     expect(page.locator(".crop .crop-page")).to_have_count(5)  # every line under its picture
-    assert page.locator("#page-img").evaluate("i => i.complete && i.naturalWidth") > 0
+    # The picture loads on its own (a display copy is made on first request when the
+    # page did not come through an ingest, as here): wait for it, then it must be there.
+    page.wait_for_function("() => { const i = document.getElementById('page-img'); "
+                           "return i.complete && i.naturalWidth > 0; }", timeout=20000)
 
     kb = page.keyboard
     # Line 1: fix one word in place: Home, move to "tine", replace the "n" with "m".

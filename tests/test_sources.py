@@ -27,9 +27,20 @@ def test_pdf_pages_render_one_at_a_time(tmp_path):
     scan = sources.inspect(pdf)
     assert scan.kind == "pdf" and scan.page_count == 3 and len(scan.sha256) == 64
     page = sources.render_page(scan, 2, dpi=100)
-    assert page.rgb.shape[2] == 3 and page.dpi == 100
-    # A5 at 100 dpi, from a 300-dpi-sized page image: about 413 x 585
-    assert abs(page.rgb.shape[1] - 413) <= 2
+    # Each page is one JPEG filling it: its own pixels at its own resolution are the
+    # page (A5 at 300 dpi), whatever the rendering resolution asked for.
+    assert page.rgb.shape[2] == 3 and page.dpi == 300 and page.origin == "pdf-image"
+    assert page.rgb.shape[1] == 1240
+    # A page that has to be rendered is rendered at the resolution asked for.
+    from reportlab.pdfgen.canvas import Canvas
+
+    typed = tmp_path / "typed.pdf"
+    canvas = Canvas(str(typed), pagesize=(419.5, 595.3))  # A5
+    canvas.drawString(72, 500, "typed")
+    canvas.save()
+    page = sources.render_page(sources.inspect(typed), 1, dpi=100)
+    assert page.origin == "rendered" and page.dpi == 100
+    assert abs(page.rgb.shape[1] - 583) <= 2
 
 
 def test_multipage_tiff_frames(tmp_path):

@@ -10,8 +10,10 @@ every image a page refers to   present, and its SHA-256 equal to the one recorde
                                (``pages.image_sha256``/``ocr_image_sha256``; a hash not
                                recorded yet is recorded now: the first check of an older
                                archive does that). ``--quick`` checks presence only.
-                               Repaired only from a backup (``--from-backup DIR``), and
-                               only with a copy whose checksum is the recorded one.
+                               A master (the scan) is repaired only from a backup
+                               (``--from-backup DIR``), and only with a copy whose
+                               checksum is the recorded one; an OCR image is derived
+                               data and is made again from its master.
 files nobody refers to         images under ``images/`` that no page names: moved (not
                                deleted) to ``quarantine/<time>/`` in the archive folder;
                                files touched in the last hour are left alone (an ingest
@@ -36,6 +38,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from scanflow.archive.backup import read_manifest, sha256_file
 from scanflow.archive.store import IMAGES, Archive
@@ -124,10 +127,14 @@ def _hash(archive: Archive, rel: str, cache: dict[str, str | None]) -> str | Non
 
 
 def check_archive(archive: Archive, *, repair: bool = False, quick: bool = False,
-                  from_backup: str | Path | None = None, progress=None) -> CheckReport:
+                  from_backup: str | Path | None = None, progress=None,
+                  rebuild: Callable[[Archive, int], str] | None = None) -> CheckReport:
     """Check the archive (see the module docstring); with ``repair``, fix what is safe.
 
     ``progress``: a :class:`scanflow.progress.Progress` advanced once per image checked.
+    ``rebuild``: makes a page's OCR image again from its master (the CLI passes
+    :func:`scanflow.intake.rebuild.rebuild_ocr_image`; this layer cannot clean pages);
+    with ``repair``, a missing or damaged OCR image is rebuilt rather than restored.
     """
     from scanflow.progress import NullProgress
 
@@ -137,7 +144,7 @@ def check_archive(archive: Archive, *, repair: bool = False, quick: bool = False
     _check_database(archive, report, quick)
     report.hashes_recorded = 0 if quick else record_image_hashes(archive)
     _check_images(archive, report, quick, repair, Path(from_backup) if from_backup else None,
-                  progress)
+                  progress, rebuild)
     _check_orphans(archive, report, repair)
     _check_index(archive, report, repair)
     report.seconds = round(time.monotonic() - started, 2)
@@ -169,16 +176,19 @@ def _check_database(archive: Archive, report: CheckReport, quick: bool) -> None:
 
 
 def _check_images(archive: Archive, report: CheckReport, quick: bool, repair: bool,
-                  backup: Path | None, progress) -> None:
+                  backup: Path | None, progress, rebuild=None) -> None:
     manifest = read_manifest(backup) if backup else {}
     rows = archive.db.execute(
         "SELECT id, image_path, image_sha256, ocr_image_path, ocr_image_sha256 FROM pages "
         "WHERE image_path IS NOT NULL OR ocr_image_path IS NOT NULL").fetchall()
     expected: dict[str, tuple[str | None, int]] = {}  # path -> (hash, a page using it)
+    derived: set[str] = set()  # OCR images: made again from the master, not restored
     for page_id, rel, digest, orel, odigest in rows:
         for path, h in ((rel, digest), (orel, odigest)):
             if path and (path not in expected or expected[path][0] is None):
                 expected[path] = (h, page_id)
+        if orel:
+            derived.add(orel)
     progress.start(len(expected), "Checking images")
     for rel, (digest, page_id) in sorted(expected.items()):
         progress.advance()
@@ -198,13 +208,27 @@ def _check_images(archive: Archive, report: CheckReport, quick: bool, repair: bo
         else:
             problem = Problem("damaged", f"images/{rel} (page {page_id}) does not match its "
                               "recorded checksum (damaged or changed)", _restore_hint(backup))
-        if repair and backup is not None:
+        if repair and rel in derived and rebuild is not None:
+            problem.repaired = _rebuild(archive, rebuild, page_id, problem)
+        elif repair and backup is not None:
             problem.repaired = _restore_image(archive, backup, manifest, rel, digest)
             if not problem.repaired:
                 problem.hint = (f"The backup at {backup} has no good copy of it; try an older "
                                 "backup, or rescan the page.")
         report.problems.append(problem)
     progress.finish()
+
+
+def _rebuild(archive: Archive, rebuild, page_id: int, problem: Problem) -> bool:
+    from scanflow.errors import ScanflowError
+
+    try:
+        rebuilt = rebuild(archive, page_id)
+    except ScanflowError as exc:
+        problem.hint = f"It could not be made again from the page's master: {exc}"
+        return False
+    problem.hint = f"Made again from the page's master as images/{rebuilt}."
+    return True
 
 
 def _restore_hint(backup: Path | None) -> str:

@@ -1,18 +1,29 @@
-"""The archive's image store: page images written so that no reader sees half a file.
+"""The archive's image store: page masters, OCR images, and the upright view of a page.
+
+A page's *master* is the image as the scanner made it: an image file's own bytes, or the
+one image a scanner's PDF page holds, extracted without re-encoding. Only a page that has
+no such image (a rendered PDF page, a frame of a multi-page TIFF) is encoded here, and
+losslessly. Turning a page upright is data (``pages.image_turn``), applied by
+:func:`load_view` whenever the page is shown or read again, never baked into the master.
 
 Everything that writes a page image into ``images/`` (ingest, cover sheets, the review
-app reading a page again) goes through here.
+app reading a page again) goes through here, so no reader ever sees half a file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageOps
 
-from scanflow.errors import ScanflowError
+from scanflow.errors import ArchiveError, ScanflowError
 
 
 def write_png_atomic(path: Path, image: np.ndarray) -> None:
@@ -43,4 +54,242 @@ def clean_temporary_files(images_dir: Path) -> int:
     return removed
 
 
-# --- stage 3: store ----------------------------------------------------------------
+# --- masters and the upright view of them -------------------------------------------
+
+# What each master format is, by its first bytes; the extension follows the format, not
+# the name the scanner gave the file.
+_SIGNATURES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG", "png"), (b"II*\x00", "tif"),
+               (b"MM\x00*", "tif"), (b"\x00\x00\x00\x0cjP  ", "jp2"), (b"\xff\x4f\xff\x51", "j2k"))
+# Formats a browser shows as they are; any other master is shown through a derived copy.
+BROWSER_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def master_ext(data: bytes) -> str:
+    """The file extension for an image's bytes (``jpg``, ``png``, ``tif``, ``jp2``, ...)."""
+    for signature, ext in _SIGNATURES:
+        if data.startswith(signature):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    raise ScanflowError("the page image is in a format scanflow does not keep "
+                        "(not JPEG, PNG, TIFF, JPEG 2000 or WebP)")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that a reader never sees half a file (tmp + fsync + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def encode_ocr_image(image: np.ndarray) -> tuple[bytes, str]:
+    """The OCR image's bytes and extension: CCITT Group 4 TIFF when it is black and white.
+
+    Measured on the sample's six pages: Group 4 is 15-53 KB a page, a third of a level-1
+    PNG (55-156 KB) and half of lossless WebP, and encodes in 20 ms. A grey OCR image
+    (binarise off) stays a PNG.
+    """
+    if image.ndim == 2 and set(np.unique(image[::16, ::16])) <= {0, 255}:
+        buf = io.BytesIO()
+        Image.fromarray(image).convert("1").save(buf, format="TIFF", compression="group4")
+        return buf.getvalue(), "tif"
+    ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise ScanflowError("could not encode the OCR image")
+    return png.tobytes(), "png"
+
+
+def encode_lossless(rgb: np.ndarray) -> bytes:
+    """A page that has no scanner bytes of its own (a rendered PDF page, a TIFF frame),
+    kept losslessly as PNG."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise ScanflowError("could not encode the page image")
+    return png.tobytes()
+
+
+def decode_image(path: Path) -> np.ndarray:
+    """An image file as RGB pixels, turned as its own EXIF orientation says."""
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ArchiveError(f"The page image {path.name} cannot be read ({exc}).",
+                           hint="Restore it from a backup (scanflow check --repair "
+                                "--from-backup DIR), or rescan the page.") from None
+
+
+def upright(rgb: np.ndarray, turn: int | None) -> np.ndarray:
+    """``rgb`` turned ``turn`` degrees clockwise (a multiple of 90)."""
+    turns = ((turn or 0) // 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, k=-turns)) if turns else rgb
+
+
+def shown_as_stored(path: Path, turn: int | None) -> bool:
+    """True when the master, as it is, shows the page upright (no turn, no EXIF turn)."""
+    if (turn or 0) % 360:
+        return False
+    try:
+        with Image.open(path) as img:
+            return img.getexif().get(0x0112, 1) in (1, None)
+    except OSError:
+        return False
+
+
+def load_view(path: Path, turn: int | None) -> np.ndarray:
+    """The page as it is shown and was read: the master decoded, EXIF-oriented, turned."""
+    return upright(decode_image(path), turn)
+
+
+# --- display copies: derived, cached, made at ingest -------------------------------
+
+DERIVED = "derived"
+# Display copies are WebP: a third of a JPEG's bytes at 85 for the same page (83-176 KB
+# against 245-409 KB on the sample at 1600 px), and reading the copy back costs
+# recognition nothing measurable (benchmarks/derived_quality.py; README, "Page images").
+# "full" is the whole page at scan resolution, made only when the master cannot be sent
+# as it is (turned, or a format a browser does not show).
+DISPLAY_SIZES = {"display": 1600, "thumb": 360, "full": None}
+WEBP_QUALITY = {"display": 80, "thumb": 75, "full": 90}
+MADE_AT_INGEST = ("display", "thumb")
+
+
+def fingerprint(path: Path, turn: int | None = 0) -> str:
+    """Changes whenever the image file is replaced (size and modification time) or the
+    page is turned another way."""
+    st = path.stat()
+    return hashlib.sha1(f"{st.st_size}:{st.st_mtime_ns}:{turn or 0}".encode()).hexdigest()[:12]
+
+
+def derived_rel(page_id: int, key: str, kind: str) -> str:
+    """Where a page's display copy of ``kind`` lives, relative to ``images/``."""
+    return f"{DERIVED}/p{page_id}/{key}.{kind}.webp"
+
+
+def encode_display(upright_rgb: np.ndarray, kind: str) -> bytes:
+    """The WebP display copy of ``kind`` of an upright page (RGB)."""
+    img = cv2.cvtColor(upright_rgb, cv2.COLOR_RGB2BGR)
+    h, w = img.shape[:2]
+    width = DISPLAY_SIZES[kind]
+    if width and w > width:
+        img = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY[kind]])
+    if not ok:
+        raise ScanflowError(f"could not make the {kind} picture")
+    return buf.tobytes()
+
+
+def stage_display_copies(master: Path, upright_rgb: np.ndarray) -> dict[str, str]:
+    """Write the page's display copies beside its master under temporary names (the page
+    has no id yet); :func:`place_display_copies` moves them into place once it has.
+
+    Made while the page's pixels are in memory anyway, so the first time a teacher opens
+    the page it is served at once, not decoded and encoded then (2-3 s on a busy PC).
+    An ingest that stops in between leaves temporary files its next run deletes.
+    """
+    staged = {}
+    for kind in MADE_AT_INGEST:
+        tmp = master.with_name(f".{master.stem}.{kind}.webp.tmp-staged")
+        write_bytes_atomic(tmp, encode_display(upright_rgb, kind))
+        staged[kind] = tmp.name
+    return staged
+
+
+def place_display_copies(images_dir: Path, master_rel: str, turn: int, page_id: int,
+                         staged: dict[str, str]) -> None:
+    """Move staged display copies to their page's place (see :func:`stage_display_copies`)."""
+    master = images_dir / master_rel
+    key = fingerprint(master, turn)
+    for kind, name in staged.items():
+        target = images_dir / derived_rel(page_id, key, kind)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(master.with_name(name), target)
+        except OSError:
+            pass  # a cache: the review app makes it on first use instead
+
+
+# --- older archives: their upright PNGs, kept or made smaller losslessly --------------
+
+
+@dataclass
+class CompactReport:
+    """What :func:`compact_masters` did: images re-encoded, kept, and bytes before/after."""
+
+    reencoded: int = 0
+    kept: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def compact_masters(archive, progress=None) -> CompactReport:
+    """Re-encode pages stored before migration 8 (lossless PNG) as lossless WebP where
+    that is smaller; every other master is left as it is.
+
+    Those PNGs are the only copy of the scan, so nothing is lost: the WebP is decoded
+    again and compared pixel for pixel before it replaces the PNG, the row then names
+    it with its new checksum (one transaction), and only then is the PNG deleted. A PNG
+    whose checksum does not match the recorded one is left for ``scanflow check``.
+    Measured on the sample's PNGs: WebP (method 0) is 60 % of a level-1 PNG, 2.7 s a page;
+    a level-9 PNG would be 74 % and take 10 s.
+    """
+    from scanflow.archive.backup import sha256_file
+    from scanflow.progress import NullProgress
+
+    progress = progress or NullProgress()
+    report = CompactReport()
+    rows = archive.db.execute(
+        "SELECT image_path, MAX(image_sha256) FROM pages WHERE image_origin = 'upright-png' "
+        "AND image_path LIKE '%.png' GROUP BY image_path ORDER BY image_path").fetchall()
+    progress.start(len(rows), "Compacting older page images")
+    for rel, digest in rows:
+        progress.advance()
+        source = archive.image(rel)
+        if not source.is_file() or (digest and sha256_file(source) != digest):
+            report.problems.append(f"images/{rel} is missing or damaged: run scanflow check")
+            continue
+        size = source.stat().st_size
+        data = _lossless_webp(source)
+        report.bytes_before += size
+        if data is None or len(data) >= size:
+            report.kept += 1
+            report.bytes_after += size
+            continue
+        new_rel = rel[:-len(".png")] + ".webp"
+        target = archive.image(new_rel)
+        write_bytes_atomic(target, data)
+        with archive.transaction() as db:
+            db.execute("UPDATE pages SET image_path = ?, image_origin = 'lossless-webp' "
+                       "WHERE image_path = ?", [new_rel, rel])
+            db.execute("UPDATE pages SET image_sha256 = ? WHERE image_path = ?",
+                       [sha256_file(target), new_rel])
+            archive.log_event("image.compact", new_rel, before=size, after=len(data))
+        source.unlink()
+        report.reencoded += 1
+        report.bytes_after += len(data)
+    progress.finish()
+    return report
+
+
+def _lossless_webp(path: Path) -> bytes | None:
+    """``path`` as lossless WebP, or None when it cannot be made pixel-identical."""
+    with Image.open(path) as img:
+        img.load()
+        if img.mode not in ("RGB", "L", "RGBA"):
+            return None  # 16-bit or palette: WebP cannot hold it exactly
+        buf = io.BytesIO()
+        img.save(buf, format="WEBP", lossless=True, method=0, quality=0, exact=True)
+        data = buf.getvalue()
+        with Image.open(io.BytesIO(data)) as back:
+            same = np.array_equal(np.asarray(back.convert(img.mode)), np.asarray(img))
+    return data if same else None

@@ -457,6 +457,27 @@ def _m007() -> str:
     """
 
 
+@migration(8, "page images: the scanner's bytes as master, turning recorded as data")
+def _m008() -> str:
+    return """
+    -- The stored page image is now the master as the scanner made it (a JPEG's own bytes,
+    -- a PDF page's embedded image stream), not an upright re-encoded copy. How to show it
+    -- is data: image_turn degrees clockwise (after the image's own EXIF orientation) make
+    -- the upright page the boxes, width and height refer to. Older pages were stored
+    -- upright already, so 0 is right for them.
+    ALTER TABLE pages ADD COLUMN image_turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pages ADD COLUMN image_origin TEXT;
+    UPDATE pages SET image_origin = 'upright-png' WHERE image_path IS NOT NULL;
+    -- Turning a page no longer rewrites its image, so its checksum stays valid: only a new
+    -- image file clears it.
+    DROP TRIGGER IF EXISTS pages_hash_turned;
+    CREATE TRIGGER pages_hash_replaced AFTER UPDATE OF image_path ON pages
+        WHEN NEW.image_path IS NOT OLD.image_path BEGIN
+        UPDATE pages SET image_sha256 = NULL WHERE id = NEW.id;
+    END;
+    """
+
+
 @migration(9, "recognition model versions")
 def _m009() -> str:
     return """

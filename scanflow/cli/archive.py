@@ -116,15 +116,26 @@ def restore_cmd(backup_dir, archive_path, force):
 @click.option("--quick", is_flag=True, help="Faster: files present, no checksums.")
 @click.option("--from-backup", type=click.Path(file_okay=False, path_type=Path),
               help="With --repair: copy missing or damaged images back from this backup.")
-def check_cmd(archive, repair, quick, from_backup):
+@click.option("--compact", is_flag=True, help="First re-encode page images stored by older "
+              "versions (lossless PNG) as lossless WebP where smaller, checked pixel by pixel.")
+def check_cmd(archive, repair, quick, from_backup, compact):
     """Is the archive whole? Database, every image (present, right checksum), no orphans,
-    search index. --repair: rebuild the index, clear caches, move orphan images to
-    quarantine/, and (with --from-backup) copy back lost images."""
+    search index. --repair: rebuild the index and lost OCR images, clear caches, move
+    orphan images to quarantine/, and (with --from-backup) copy back lost scans."""
     from scanflow.archive.check import check_archive, format_check
+    from scanflow.archive.images import compact_masters
+    from scanflow.intake.rebuild import rebuild_ocr_image
     from scanflow.progress import progress_for
 
+    if compact:
+        done = compact_masters(archive, progress=progress_for())
+        click.echo(f"Re-encoded {done.reencoded} older page image(s) losslessly "
+                   f"({done.bytes_before / 1e6:.1f} MB -> {done.bytes_after / 1e6:.1f} MB); "
+                   f"kept {done.kept} as they were.")
+        for problem in done.problems:
+            click.echo(problem)
     report = check_archive(archive, repair=repair, quick=quick, from_backup=from_backup,
-                           progress=progress_for())
+                           progress=progress_for(), rebuild=rebuild_ocr_image)
     click.echo(format_check(report))
     if not report.ok:
         sys.exit(int(ExitCode.archive))

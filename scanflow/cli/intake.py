@@ -24,7 +24,8 @@ from scanflow.errors import ExitCode
               help="CSV file,first_page,last_page,pupil_id linking page ranges to pupils.")
 @click.option("--engine", help="OCR engine (default: the archive's setting).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
-@click.option("--dpi", type=int, default=300, show_default=True, help="PDF rendering resolution.")
+@click.option("--dpi", type=int, default=300, show_default=True, help="Resolution for PDF "
+              "pages that must be rendered; a scanner's page (one image) is read at its own.")
 @click.option("--max-pixels", type=int, default=100_000_000, show_default=True,
               help="Refuse page images larger than this.")
 @click.option("--retry-failed", is_flag=True, help="Read again pages that failed last time.")

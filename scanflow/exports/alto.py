@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from scanflow.archive.images import encode_lossless, load_view, shown_as_stored, write_bytes_atomic
 from scanflow.archive.store import Archive, now
 from scanflow.errors import UsageError
 
@@ -236,7 +237,7 @@ def alto_xml(page: PageText, *, image_name: str, piece_id: int, version: int,
 
 def write_alto(archive: Archive, piece_id: int, out_dir: str | Path, *,
                images: bool = True) -> list[Path]:
-    """Write ``piece<ID>_p<N>.alto.xml`` for each page (and its PNG beside it)."""
+    """Write ``piece<ID>_p<N>.alto.xml`` for each page (and its image beside it)."""
     return write_per_page(archive, piece_id, out_dir, ".alto.xml", alto_xml, images=images)
 
 
@@ -258,16 +259,24 @@ def write_per_page(archive: Archive, piece_id: int, out_dir: str | Path, suffix:
     out_dir.mkdir(parents=True, exist_ok=True)
     version = latest_number(archive, piece_id)
     written = []
+    turns = dict(archive.db.execute("SELECT id, image_turn FROM pages WHERE piece_id = ?",
+                                    [piece_id]))
     for page in pages:
         stem = f"piece{piece_id}_p{page.position}"
-        image_name = f"{stem}.png"
+        source = archive.image(page.image_path) if images and page.image_path else None
+        turn = turns.get(page.page_id, 0)
+        # The boxes are on the upright page: the master itself when it shows that as it
+        # is, else an upright lossless copy.
+        as_is = source is not None and source.is_file() and shown_as_stored(source, turn)
+        image_name = f"{stem}{source.suffix if as_is else '.png'}"
         xml_path = out_dir / f"{stem}{suffix}"
         xml_path.write_bytes(to_xml(page, image_name=image_name, piece_id=piece_id,
                                     version=version, software_version=__version__))
         written.append(xml_path)
-        if images and page.image_path:
-            source = archive.image(page.image_path)
-            if source.is_file():
+        if source is not None and source.is_file():
+            if as_is:
                 shutil.copyfile(source, out_dir / image_name)
-                written.append(out_dir / image_name)
+            else:
+                write_bytes_atomic(out_dir / image_name, encode_lossless(load_view(source, turn)))
+            written.append(out_dir / image_name)
     return written

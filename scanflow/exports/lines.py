@@ -25,11 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scanflow.archive.images import write_png_atomic
+from scanflow.archive.images import load_view, write_png_atomic
 from scanflow.archive.pieces import REVIEWED
 from scanflow.archive.store import Archive
 from scanflow.archive.transcription import current_lines, latest_number
-from scanflow.errors import UsageError
+from scanflow.errors import ArchiveError, UsageError
 
 MANIFEST = "lines.tsv"
 # Room around the box, as a share of the line's height: the engine's detected box is
@@ -52,6 +52,7 @@ class CorrectedLine:
     image_path: str
     engine: str | None
     model: str | None
+    turn: int = 0  # degrees clockwise that show the stored master upright
 
     @property
     def changed(self) -> bool:
@@ -95,7 +96,7 @@ def corrected_lines(archive: Archive, *, half_term: str | None = None) -> tuple[
                 continue
             if tline.page_id not in pages:
                 pages[tline.page_id] = archive.db.execute(
-                    "SELECT image_path, engine, model FROM pages WHERE id = ?",
+                    "SELECT image_path, engine, model, image_turn FROM pages WHERE id = ?",
                     [tline.page_id]).fetchone()
             page = pages[tline.page_id]
             if page is None or not page[0]:
@@ -107,7 +108,7 @@ def corrected_lines(archive: Archive, *, half_term: str | None = None) -> tuple[
                 stem=f"p{piece_id}-pg{tline.page_id}-l{n:03d}", piece_id=piece_id,
                 page_id=tline.page_id, line_no=n, pupil_id=pupil_id, text=text,
                 ocr_text=ocr_text, box=(tline.x, tline.y, tline.w, tline.h),
-                image_path=page[0], engine=page[1], model=page[2]))
+                image_path=page[0], engine=page[1], model=page[2], turn=page[3] or 0))
     return lines, {k: v for k, v in skipped.items() if v}
 
 
@@ -136,8 +137,12 @@ def write_lines(archive: Archive, lines: list[CorrectedLine], dest: str | Path,
     for line in lines:
         if line.page_id not in page_cache:
             page_cache.clear()  # lines come page by page: keep one page in memory
-            path = archive.image(line.image_path)
-            page_cache[line.page_id] = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            # The boxes are on the upright page: the master turned as the archive says.
+            try:
+                rgb = load_view(archive.image(line.image_path), line.turn)
+                page_cache[line.page_id] = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            except ArchiveError:
+                page_cache[line.page_id] = None
         page = page_cache[line.page_id]
         if page is None:
             report.skipped["page image missing"] = report.skipped.get("page image missing", 0) + 1

@@ -1,11 +1,14 @@
 """PDFs out of the archive: a searchable PDF of a piece, and a pupil's portfolio.
 
-**Searchable PDF** (:func:`searchable_pdf`): each page is the stored faithful image, at
-its scanned size (pixels / dpi), with the final transcription laid over it as invisible
+**Searchable PDF** (:func:`searchable_pdf`): each page is the stored master image, at
+its scanned size (pixels / dpi), turned upright by the page's transformation rather than
+by re-encoding (a JPEG master is embedded as its own bytes, any other losslessly), with
+the final transcription laid over it as invisible
 text (PDF text render mode 3), each word on its own box (:func:`scanflow.exports.alto.page_lines`)
 and stretched to the box's width. A PDF reader shows the child's page; selecting,
-searching or copying gives the teacher-corrected words, in place. The image is embedded
-losslessly, as stored.
+searching or copying gives the teacher-corrected words, in place. It is not PDF/A:
+no validator for PDF/A is installable on the school machine (veraPDF is not packaged for
+Debian), so none is claimed.
 
 **Portfolio** (:func:`portfolio_pdf`): a cover (the pupil, their classes year by year),
 the growth chart and a table of levels over time, then each piece: its half term,
@@ -21,6 +24,7 @@ or word prints as written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from pathlib import Path
@@ -65,22 +69,30 @@ def _output(path: str | Path) -> Path:
 
 def searchable_pdf(archive: Archive, piece_id: int, output: str | Path) -> Path:
     """Write the piece's pages with an invisible, positioned text layer. Returns the path."""
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen.canvas import Canvas
-
     from scanflow.archive.pieces import get_piece
     from scanflow.exports.alto import page_lines
 
     output = _output(output)
     piece = get_piece(archive, piece_id)
     pages = page_lines(archive, piece_id)
-    dpis = dict(archive.db.execute("SELECT id, dpi FROM pages WHERE piece_id = ?", [piece_id]))
+    stored = {r[0]: r[1:] for r in archive.db.execute(
+        "SELECT id, dpi, image_turn FROM pages WHERE piece_id = ?", [piece_id])}
     pages = [p for p in pages if p.image_path]
     if not pages:
         raise UsageError(f"Piece {piece_id} has no page images to export.",
                          hint=f"Check it with: scanflow show {piece_id}")
     font, _ = _fonts()
     tmp = output.with_name(f".{output.name}.tmp")
+    with _binary_streams():
+        _write_searchable(archive, piece, piece_id, pages, stored, font, tmp)
+    tmp.replace(output)
+    return output
+
+
+def _write_searchable(archive: Archive, piece, piece_id: int, pages, stored: dict, font: str,
+                      tmp: Path) -> None:
+    from reportlab.pdfgen.canvas import Canvas
+
     canvas = Canvas(str(tmp), invariant=1)
     canvas.setTitle(f"{piece.pupil_name}: {piece.genre}, {piece.half_term}")
     canvas.setAuthor(piece.pupil_name)
@@ -91,10 +103,11 @@ def searchable_pdf(archive: Archive, piece_id: int, output: str | Path) -> Path:
         if not source.is_file():
             raise ArchiveError(f"The image of page {page.page_id} is missing ({page.image_path}).",
                                hint="Run scanflow check, then restore it from a backup.")
-        scale = 72.0 / (dpis.get(page.page_id) or 300)  # pixels -> points
+        dpi, turn = stored.get(page.page_id, (None, 0))
+        scale = 72.0 / (dpi or 300)  # pixels -> points
         pw, ph = page.width * scale, page.height * scale
         canvas.setPageSize((pw, ph))
-        canvas.drawImage(ImageReader(str(source)), 0, 0, width=pw, height=ph)
+        _draw_master(canvas, source, turn or 0, pw, ph)
         for line in page.lines:
             for word in line.words:
                 _invisible_word(canvas, font, word.text, word.x * scale,
@@ -102,8 +115,59 @@ def searchable_pdf(archive: Archive, piece_id: int, output: str | Path) -> Path:
                                 word.h * scale)
         canvas.showPage()
     canvas.save()
-    tmp.replace(output)
-    return output
+
+
+@contextlib.contextmanager
+def _binary_streams():
+    """reportlab writes streams as ASCII85 text unless told otherwise, which makes every
+    image a quarter bigger; switched off for one export and restored after it."""
+    from reportlab import rl_config
+
+    before = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = before
+
+
+# EXIF orientation -> degrees clockwise that show the image upright (mirrored ones: None).
+_EXIF_TURNS = {1: 0, 3: 180, 6: 90, 8: 270}
+
+
+def _draw_master(canvas, source: Path, turn: int, pw: float, ph: float) -> None:
+    """The page's master filling a ``pw`` x ``ph`` page, turned upright by the PDF itself.
+
+    A JPEG master goes in as its own bytes (DCTDecode: no re-encoding, no growth); any
+    other master losslessly (Flate). Turning is a transformation of the page, so the
+    image is never re-encoded to turn it.
+    """
+    from PIL import Image as PILImage
+    from reportlab.lib.utils import ImageReader
+
+    from scanflow.archive.images import load_view
+
+    with PILImage.open(source) as img:
+        exif = _EXIF_TURNS.get(img.getexif().get(0x0112, 1))
+    if exif is None:  # a mirrored camera orientation: draw the upright view instead
+        canvas.drawImage(ImageReader(PILImage.fromarray(load_view(source, turn))), 0, 0,
+                         width=pw, height=ph)
+        return
+    total = (turn + exif) % 360
+    canvas.saveState()
+    if total == 90:
+        canvas.translate(0, ph)
+        canvas.rotate(-90)
+    elif total == 180:
+        canvas.translate(pw, ph)
+        canvas.rotate(180)
+    elif total == 270:
+        canvas.translate(pw, 0)
+        canvas.rotate(90)
+    w, h = (ph, pw) if total in (90, 270) else (pw, ph)
+    # A file name ending .jpg is what makes reportlab embed a JPEG's bytes as they are.
+    canvas.drawImage(str(source), 0, 0, width=w, height=h)
+    canvas.restoreState()
 
 
 def _invisible_word(canvas, font: str, text: str, x: float, bottom: float, width: float,
@@ -228,7 +292,7 @@ def portfolio_pdf(archive: Archive, pupil_id: str, output: str | Path, *,
             for page in x.pages:
                 if not page.image_path:
                     continue
-                jpeg = _page_jpeg(archive, page.image_path, Path(tmpdir) / f"p{page.id}.jpg",
+                jpeg = _page_jpeg(archive, page.id, Path(tmpdir) / f"p{page.id}.jpg",
                                   page.dpi)
                 if jpeg is None:
                     story.append(Paragraph(f"(The image of page {page.id} is missing from "
@@ -241,7 +305,8 @@ def portfolio_pdf(archive: Archive, pupil_id: str, output: str | Path, *,
                                 topMargin=15 * mm, bottomMargin=15 * mm,
                                 title=f"Writing portfolio: {pupil.display_name}",
                                 author="scanflow", creator="scanflow", invariant=1)
-        doc.build(story, onLaterPages=_footer(pupil.display_name, font))
+        with _binary_streams():
+            doc.build(story, onLaterPages=_footer(pupil.display_name, font))
         tmp.replace(output)
     return output
 
@@ -291,16 +356,19 @@ def _fit_image(Image, path, max_w: float, max_h: float):
     return Image(str(path), width=w * scale, height=h * scale)
 
 
-def _page_jpeg(archive: Archive, image_path: str, target: Path,
+def _page_jpeg(archive: Archive, page_id: int, target: Path,
                dpi: float | None) -> Path | None:
-    """A 150 dpi JPEG copy of a stored page (A4 at 300 dpi becomes about 1240 px wide)."""
+    """A 150 dpi JPEG copy of a stored page, upright (A4 at 300 dpi: about 1240 px wide)."""
     from PIL import Image as PILImage
 
+    from scanflow.archive.images import load_view
+
+    image_path, turn = archive.db.execute("SELECT image_path, image_turn FROM pages "
+                                          "WHERE id = ?", [page_id]).fetchone()
     source = archive.image(image_path)
     if not source.is_file():
         return None
-    with PILImage.open(source) as im:
-        im = im.convert("RGB")
+    with PILImage.fromarray(load_view(source, turn)) as im:
         factor = min(1.0, PORTFOLIO_DPI / float(dpi or 300))
         if factor < 1.0:
             im = im.resize((max(1, round(im.width * factor)), max(1, round(im.height * factor))),

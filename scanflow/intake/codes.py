@@ -440,23 +440,3 @@ def upright(rgb: np.ndarray, hit: CodeHit) -> np.ndarray:
     turns = hit.rotation // 90
     # angle 90 = turned anticlockwise a quarter: turn it back clockwise.
     return np.ascontiguousarray(np.rot90(rgb, k=-turns)) if turns else rgb
-
-
-def store_cover(images_dir, sha256: str, page_number: int, rgb: np.ndarray,
-                hit: CodeHit) -> tuple[str, int, int]:
-    """Write a cover page's image, upright, into the store. Returns (relative path, w, h).
-
-    A cover is kept as the piece's cover; it is not cleaned or read as writing, so only
-    the faithful image is stored (no OCR image).
-    """
-    from pathlib import Path
-
-    from scanflow.archive.images import write_png_atomic
-
-    rel = str(Path(sha256[:2]) / sha256 / f"p{page_number:04d}.png")
-    page = upright(rgb, hit)
-    if page.ndim == 3:
-        page = cv2.cvtColor(page, cv2.COLOR_RGB2BGR)  # OpenCV writes BGR
-    write_png_atomic(Path(images_dir) / rel, page)
-    h, w = page.shape[:2]
-    return rel, w, h

@@ -4,8 +4,9 @@ The pipeline, stage by stage (each a small function below):
 
 1. ``plan``      find files, hash them (SHA-256) and skip the ones already in the archive;
                  work out which pupil each page belongs to;
-2. ``read``      in worker processes, one page at a time: render -> prepare -> recognise ->
-                 write the two images into the store (:func:`process_page`);
+2. ``read``      in worker processes, one page at a time: render -> keep the page's master
+                 (the scanner's own bytes where it has them) -> prepare -> recognise ->
+                 write the OCR image into the store (:func:`process_page`);
 3. ``store``     in this process, one transaction per page: page, lines, words, piece
                  (:func:`save_page`);
 4. ``report``    an :class:`IngestReport` with counts, failures and what to do next.
@@ -34,7 +35,16 @@ import cv2
 
 from scanflow.archive import models
 from scanflow.archive.check import record_image_hashes
-from scanflow.archive.images import clean_temporary_files, write_png_atomic
+from scanflow.archive.images import (
+    clean_temporary_files,
+    encode_lossless,
+    encode_ocr_image,
+    master_ext,
+    place_display_copies,
+    stage_display_copies,
+    upright,
+    write_bytes_atomic,
+)
 from scanflow.archive.pieces import check_genre, next_position, piece_for
 from scanflow.archive.store import Archive, current_user, now
 from scanflow.archive.terms import HalfTerm
@@ -103,6 +113,9 @@ class PageResult:
     seconds: float = 0.0
     source: str = "scan"
     code: codes.CodeHit | None = None  # a cover sheet or label found on the page
+    image_turn: int = 0  # degrees clockwise that show the master upright
+    image_origin: str | None = None
+    display: dict[str, str] = field(default_factory=dict)  # staged display copies
 
 
 @dataclass
@@ -332,31 +345,33 @@ def process_page(task: PageTask, engine) -> PageResult:
     try:
         page = sources.render_page(scan, task.page_number, dpi=task.dpi,
                                    max_pixels=task.max_pixels)
+        images = Path(task.images_dir)
+        master_rel = store_master(images, task.sha256, task.page_number, page)
         # Codes first (scanflow.intake.codes): a cover sheet is kept as the piece's cover, not read.
         hit = codes.find_code(page.rgb)
         if hit is not None and hit.is_cover:
-            rel, w, h = codes.store_cover(task.images_dir, task.sha256, task.page_number,
-                                          page.rgb, hit)
-            return PageResult(task.sha256, task.page_number, "cover", image_path=rel, width=w,
-                              height=h, dpi=page.dpi, rotation=hit.rotation, code=hit,
-                              seconds=time.monotonic() - started, source=page.source)
+            view = upright(page.rgb, hit.rotation)
+            h, w = view.shape[:2]
+            return PageResult(task.sha256, task.page_number, "cover", image_path=master_rel,
+                              width=w, height=h, dpi=page.dpi, rotation=hit.rotation,
+                              image_turn=hit.rotation, image_origin=page.origin, code=hit,
+                              seconds=time.monotonic() - started, source=page.source,
+                              display=stage_display_copies(images / master_rel, view))
         # A label (books with one cover a year) is printed matter, not the child's writing.
         hide = [hit.region] if hit is not None and hit.region is not None else None
         prepared, rec = read_page(page.rgb, engine, dpi=page.dpi, settings=task.preprocess,
                                   hide=hide)
-        rel_dir = Path(task.sha256[:2]) / task.sha256
-        faithful_rel = str(rel_dir / f"p{task.page_number:04d}.png")
-        ocr_rel = str(rel_dir / f"p{task.page_number:04d}.ocr.png")
-        images = Path(task.images_dir)
-        # Faithful page is RGB; OpenCV writes BGR.
-        write_png_atomic(images / faithful_rel, cv2.cvtColor(prepared.faithful, cv2.COLOR_RGB2BGR))
-        write_png_atomic(images / ocr_rel, prepared.ocr)
+        data, ext = encode_ocr_image(prepared.ocr)
+        ocr_rel = str(Path(task.sha256[:2]) / task.sha256 / f"p{task.page_number:04d}.ocr.{ext}")
+        write_bytes_atomic(images / ocr_rel, data)
         h, w = prepared.faithful.shape[:2]
+        display = stage_display_copies(images / master_rel, prepared.faithful)
         return PageResult(
             sha256=task.sha256, page_number=task.page_number,
             status="blank" if prepared.blank else "ok",
-            image_path=faithful_rel, ocr_image_path=ocr_rel, width=w, height=h, dpi=page.dpi,
-            rotation=prepared.rotation, skew=prepared.skew,
+            image_path=master_rel, ocr_image_path=ocr_rel, width=w, height=h, dpi=page.dpi,
+            rotation=prepared.rotation, skew=prepared.skew, image_turn=prepared.rotation,
+            image_origin=page.origin, display=display,
             steps=[asdict(s) for s in prepared.steps], recognition=rec,
             seconds=time.monotonic() - started, source=page.source, code=hit,
         )
@@ -368,6 +383,19 @@ def process_page(task: PageTask, engine) -> PageResult:
         return PageResult(task.sha256, task.page_number, "failed",
                           error=f"unexpected error: {type(exc).__name__}: {exc}",
                           seconds=time.monotonic() - started)
+
+
+def store_master(images_dir: Path, sha256: str, page_number: int,
+                 page: sources.RenderedPage) -> str:
+    """Write the page's master into the store; returns its path relative to ``images/``.
+
+    The scanner's bytes when the page has them (turning the page upright is recorded as
+    ``image_turn``, not applied); otherwise the rendered page, losslessly.
+    """
+    data = page.master if page.master is not None else encode_lossless(page.rgb)
+    rel = str(Path(sha256[:2]) / sha256 / f"p{page_number:04d}.{master_ext(data)}")
+    write_bytes_atomic(images_dir / rel, data)
+    return rel
 
 
 def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResult,
@@ -400,6 +428,7 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
             "image_path": result.image_path, "ocr_image_path": result.ocr_image_path,
             "width": result.width, "height": result.height, "dpi": result.dpi,
             "rotation": result.rotation, "skew": result.skew,
+            "image_turn": result.image_turn, "image_origin": result.image_origin,
             "preprocess": json.dumps({"source": result.source, "steps": result.steps}),
             "engine": rec.engine if rec else None,
             "engine_version": rec.engine_version if rec else None,
@@ -412,6 +441,9 @@ def save_page(archive: Archive, batch_id: int, task: PageTask, result: PageResul
         }).last_pk
         # The stored images' checksums, for 'scanflow check' and backups (~10 ms a page).
         record_image_hashes(archive, [page_id])
+        if result.display and result.image_path:
+            place_display_copies(archive.images_dir, result.image_path, result.image_turn,
+                                 page_id, result.display)
         if rec:
             for line_no, line in enumerate(rec.lines, start=1):
                 line_id = db["lines"].insert({

@@ -251,6 +251,10 @@ class RenderedPage:
     rgb: np.ndarray
     dpi: float
     source: str  # "scan" or "photo"
+    # The page's master as the scanner made it, when it has one: an image file's bytes, or
+    # the PDF page's one embedded image as stored. None: keep ``rgb`` losslessly.
+    master: bytes | None = None
+    origin: str = "rendered"  # scan-file, pdf-image, rendered or tiff-frame (pages.image_origin)
 
 
 def render_page(scan: ScanFile, page_number: int, dpi: int = 300,
@@ -261,13 +265,133 @@ def render_page(scan: ScanFile, page_number: int, dpi: int = 300,
     return _load_image_frame(scan.path, page_number, max_pixels)
 
 
-def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int) -> RenderedPage:
-    from pdf2image import convert_from_path
-    from pdf2image.exceptions import PDFPageCountError, PDFSyntaxError
+@dataclass(frozen=True)
+class EmbeddedImage:
+    """The one image a PDF page consists of, as ``pdfimages -list`` describes it."""
 
+    width: int
+    height: int
+    encoding: str  # jpeg, jpx, image (Flate), ccitt, jbig2, ...
+    colour: str
+    ppi: float
+
+
+def embedded_image(path: Path, page_number: int, page_pts: tuple[float, float] | None,
+                   rotated: bool) -> EmbeddedImage | None:
+    """The page's single image, if the page is just that image filling it; else None.
+
+    What office scanners write: one image per page, placed over the whole page. A page
+    with anything else (two images, a soft mask, a page /Rotate, an image not covering
+    the page) is not one image and is rendered instead.
+    """
+    import subprocess
+
+    exe = shutil.which("pdfimages")
+    if not exe or page_pts is None or rotated:
+        return None
+    proc = subprocess.run([exe, "-list", "-f", str(page_number), "-l", str(page_number),
+                           str(path)], capture_output=True, text=True, errors="replace",
+                          timeout=120)
+    rows = [line.split() for line in proc.stdout.splitlines()[2:] if line.strip()]
+    if proc.returncode != 0 or len(rows) != 1 or len(rows[0]) < 14 or rows[0][2] != "image":
+        return None
+    row = rows[0]
+    try:
+        width, height, x_ppi, y_ppi = int(row[3]), int(row[4]), float(row[12]), float(row[13])
+    except ValueError:
+        return None
+    w_pt, h_pt = page_pts
+    # The image must span the page at one resolution both ways (2 % for rounding).
+    covers = (abs(width / x_ppi * 72 - w_pt) <= 0.02 * w_pt
+              and abs(height / y_ppi * 72 - h_pt) <= 0.02 * h_pt) if x_ppi and y_ppi else False
+    if not covers or abs(x_ppi - y_ppi) > 0.02 * x_ppi:
+        return None
+    return EmbeddedImage(width, height, row[8], row[5], x_ppi)
+
+
+def extract_embedded(path: Path, page_number: int, image: EmbeddedImage) -> bytes:
+    """The page's image bytes: a JPEG or JPEG 2000 stream exactly as the PDF stores it;
+    any other encoding (Flate, CCITT, JBIG2) decoded to a lossless PNG."""
+    import subprocess
+    import tempfile
+
+    if image.encoding == "jpeg" and image.colour in ("rgb", "gray"):
+        mode = "-j"  # the DCT stream as it is (CMYK JPEGs are decoded instead)
+    elif image.encoding == "jpx":
+        mode = "-jp2"
+    else:
+        mode = "-png"
+    with tempfile.TemporaryDirectory(prefix="scanflow-pdfimages-") as tmp:
+        proc = subprocess.run([shutil.which("pdfimages") or "pdfimages", mode, "-f",
+                               str(page_number), "-l", str(page_number), str(path),
+                               f"{tmp}/page"], capture_output=True, text=True,
+                              errors="replace", timeout=300)
+        written = sorted(Path(tmp).iterdir())
+        if proc.returncode != 0 or len(written) != 1:
+            raise InputFileError(f"page {page_number}: its image could not be extracted "
+                                 f"({_first_line(proc.stderr.strip())}).", path=str(path),
+                                 hint="The PDF may be damaged: scan it again.")
+        return written[0].read_bytes()
+
+
+def _page_geometry(info: str, page_number: int) -> tuple[tuple[float, float] | None, bool]:
+    """``(page size in points, turned by /Rotate)`` from ``pdfinfo -f N -l N`` output."""
+    size, rotated = None, False
+    for line in info.splitlines():
+        if line.startswith(f"Page {page_number:>4} size:") or line.startswith("Page size:"):
+            parts = line.split(":", 1)[1].split()
+            try:
+                size = (float(parts[0]), float(parts[2]))
+            except (IndexError, ValueError):
+                pass
+        elif line.startswith(f"Page {page_number:>4} rot:") or line.startswith("Page rot:"):
+            rotated = line.split(":", 1)[1].strip() not in ("0", "")
+    return size, rotated
+
+
+def _decode_bytes(path: Path, page_number: int, data: bytes,
+                  max_pixels: int) -> np.ndarray | None:
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > max_pixels:
+                raise _too_big(path, img.size, max_pixels)
+            if img.getexif().get(0x0112, 1) not in (1, None):
+                # A PDF reader ignores an EXIF turn inside the stream and the archive
+                # would apply it: such a page is rendered instead, as the reader shows it.
+                return None
+            return np.asarray(img.convert("RGB"))
+    except InputFileError:
+        raise
+    except Exception as exc:
+        raise InputFileError(f"page {page_number}'s image is damaged ({exc}).", path=str(path),
+                             hint="Copy it again from the scanner, or scan the page again.") \
+            from None
+
+
+def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int) -> RenderedPage:
     if not shutil.which("pdftoppm"):
         raise MissingDependency("Poppler's pdftoppm is not installed.", hint=POPPLER_HINT)
     info = _pdfinfo(path, "-f", str(page_number), "-l", str(page_number))
+    page_pts, rotated = _page_geometry(info, page_number)
+    image = embedded_image(path, page_number, page_pts, rotated)
+    if image is not None:
+        # The scanner's own image is the page: keep its bytes and read its pixels, at its
+        # own resolution, rather than rendering a resampled copy.
+        data = extract_embedded(path, page_number, image)
+        rgb = _decode_bytes(path, page_number, data, max_pixels)
+        if rgb is not None:
+            return RenderedPage(rgb=rgb, dpi=float(image.ppi), source="scan", master=data,
+                                origin="pdf-image")
+    return _rasterise_pdf_page(path, page_number, dpi, max_pixels, info)
+
+
+def _rasterise_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int,
+                        info: str) -> RenderedPage:
+    from pdf2image import convert_from_path
+    from pdf2image.exceptions import PDFPageCountError, PDFSyntaxError
+
     for line in info.splitlines():
         if line.startswith(f"Page {page_number:>4} size:") or line.startswith("Page size:"):
             parts = line.split(":", 1)[1].split()
@@ -315,7 +439,13 @@ def _load_image_frame(path: Path, page_number: int, max_pixels: int) -> Rendered
             else "scan"
         dpi = estimate_dpi(frame)
         rgb = np.asarray(frame.convert("RGB"))
-    return RenderedPage(rgb=rgb, dpi=dpi, source=source)
+        frames = getattr(img, "n_frames", 1)
+    if frames == 1:
+        # One image, one page: the file's own bytes are the master (EXIF orientation and
+        # all; the archive applies it when showing the page, as here).
+        return RenderedPage(rgb=rgb, dpi=dpi, source=source, master=path.read_bytes(),
+                            origin="scan-file")
+    return RenderedPage(rgb=rgb, dpi=dpi, source=source, origin="tiff-frame")
 
 
 def estimate_dpi(img: Image.Image) -> float:

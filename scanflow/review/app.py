@@ -563,27 +563,21 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
 
     # -- pictures ------------------------------------------------------------------------
 
-    @app.get("/page/<int:page_id>/<kind>.jpg")
+    @app.get("/page/<int:page_id>/<kind>.webp")
     def page_picture(page_id: int, kind: str):
         _may_see_page(page_id)
-        if kind not in pageimages.SIZES:
+        if kind not in pageimages.SIZES or kind == "full":
             abort(404)
         path = pageimages.derived_image(get_archive(), page_id, kind)
-        return _picture(send_file(path, mimetype="image/jpeg", conditional=True))
+        return _picture(send_file(path, mimetype="image/webp", conditional=True))
 
-    @app.get("/page/<int:page_id>/full.png")
+    @app.get("/page/<int:page_id>/full")
     def page_full(page_id: int):
         _may_see_page(page_id)
-        rel = get_archive().db.execute("SELECT image_path FROM pages WHERE id = ?",
-                                       [page_id]).fetchone()[0]
-        if not rel:
-            raise NotFound(f"Page {page_id} has no stored image.",
-                           hint="Rescan the page and ingest it again.")
-        path = get_archive().image(rel)  # refuses anything outside the image store
-        if not path.is_file():
-            raise NotFound(f"The image of page {page_id} is missing from the archive.",
-                           hint="Restore the archive's images/ folder from a backup.")
-        return _picture(send_file(path, mimetype="image/png", conditional=True))
+        # The master as the scanner made it, or an upright copy when it must be turned;
+        # the store refuses any path outside it.
+        path, mimetype = pageimages.full_image(get_archive(), page_id)
+        return _picture(send_file(path, mimetype=mimetype, conditional=True))
 
     def _picture(resp):
         # The URL carries the image's fingerprint (?v=), so the browser may keep it.
@@ -621,7 +615,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
                     f"SELECT id, ocr_stale, COALESCE(ocr_text, ''), width, height FROM pages "
                     f"WHERE id IN ({marks})", [p.id for p in pages]):
                 extra[pid] = {"stale": bool(stale), "text": text, "width": w, "height": h}
-        keys = {p.id: pageimages.image_key(archive, p.image_path) if p.image_path else ""
+        keys = {p.id: pageimages.page_key(archive, p.id) if p.image_path else ""
                 for p in pages}
         pupils = [p for p in list_pupils(archive) if not p.left_on]
         genres = [r[0] for r in archive.db.execute("SELECT name FROM genres ORDER BY name")]

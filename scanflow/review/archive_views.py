@@ -98,13 +98,13 @@ def _download(path: Path, name: str, mimetype: str):
 def pupil(pupil_id: str):
     from scanflow.exports.charts import chart_svg, growth_chart
     from scanflow.exports.portfolio import pupil_portfolio
-    from scanflow.review.pageimages import image_key
+    from scanflow.review.pageimages import page_key
     from scanflow.scoring.levels import short_name
 
     _pupil_allowed(pupil_id)
     archive = context.get_archive()
     p = pupil_portfolio(archive, pupil_id)
-    keys = {page.id: image_key(archive, page.image_path)
+    keys = {page.id: page_key(archive, page.id)
             for piece in p.pieces for page in piece.pages if page.image_path}
     return render_template("archive_pupil.html", p=p, chart=chart_svg(growth_chart(p)),
                            keys=keys, heads={c: short_name(c, n) for c, n in p.criteria.items()},

@@ -72,7 +72,7 @@ def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | 
     for pid, position, rel, w, h, skew in archive.db.execute(
             "SELECT id, position, image_path, width, height, skew FROM pages WHERE piece_id = ? "
             "AND status != 'discarded' ORDER BY position", [piece_id]):
-        v = pageimages.image_key(archive, rel) if rel else ""
+        v = pageimages.page_key(archive, pid) if rel else ""
         pages.append({"id": pid, "position": position, "width": w, "height": h,
                       "skew": skew or 0.0,
                       "display": url_for("page_picture", page_id=pid, kind="display", v=v),
