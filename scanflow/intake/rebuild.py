@@ -42,7 +42,8 @@ def rebuild_ocr_image(archive: Archive, page_id: int) -> str:
                            hint="Restore it first: scanflow check --repair --from-backup DIR")
     region = (json.loads(code) or {}).get("region") if code else None
     prepared = prepare(decode_image(master), dpi=dpi or 300, settings=PreprocessSettings(),
-                       osd=lambda _grey: (turn or 0, 100.0), hide=[region] if region else None)
+                       osd=lambda _grey: (turn or 0, {"reason": "the turn the archive recorded"}),
+                       hide=[region] if region else None)
     data, ext = encode_ocr_image(prepared.ocr)
     rel = str(Path(image_path).with_name(f"{Path(image_path).stem}.ocr.{ext}"))
     write_bytes_atomic(archive.image(rel), data)
