@@ -184,8 +184,8 @@ def prepare(
 ) -> PreparedPage:
     """Run the cleaning steps on one page.
 
-    ``osd`` is an optional callable ``grey -> (degrees_clockwise, evidence dict)`` used to
-    turn the page upright (:mod:`scanflow.ocr.orientation`); its ``settings`` attribute, if
+    ``osd`` is an optional callable ``grey -> (degrees_clockwise, evidence dict or a
+    confidence)`` used to turn the page upright (:mod:`scanflow.ocr.orientation`); its ``settings`` attribute, if
     any, and the evidence are recorded; without it pages stay as scanned.
     ``trace``, if a list, receives ``(step name, image)`` after each step that changes an
     image (the debug view); the images are the arrays themselves, not copies.
@@ -207,6 +207,8 @@ def prepare(
     show("input", grey)
     if settings.orient and osd is not None:
         rotate, evidence = osd(grey)
+        if not isinstance(evidence, dict):  # a plain (degrees, confidence) decider
+            evidence = {"confidence": evidence}
         steps.append(Step("orient", dict(getattr(osd, "settings", {})),
                           {**evidence, "rotate": rotate}))
         if rotate:
