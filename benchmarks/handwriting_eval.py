@@ -190,7 +190,8 @@ def summarise(report, kinds: dict[str, str]) -> dict:
     return out
 
 
-def real_handwriting(engines: list[str], limit: int | None) -> list[dict]:
+def real_handwriting(engines: list[str], limit: int | None,
+                     sets: tuple[str, ...] = tuple(SHARED_SETS)) -> list[dict]:
     """Lines and pages of real handwriting from ``../shared`` (sets absent are skipped).
 
     Lines (``iam_lines``, ``hooker_lines``) measure recognition alone: RapidOCR reads each
@@ -214,7 +215,7 @@ def real_handwriting(engines: list[str], limit: int | None) -> list[dict]:
                      (name, engine, "pipeline", PreprocessSettings(), {})]
     bare: dict[tuple[str, str], dict[str, float]] = {}
     for name, engine, label, settings, options in runs:
-        folder = eval_folder(name)
+        folder = eval_folder(name) if name in sets else None
         if folder is None or engine not in engines:
             continue
         report = evaluate(folder, engine, preprocess=settings, engine_options=options,
@@ -248,9 +249,12 @@ def main() -> int:
                     help="measure real handwriting from ../shared instead: lines (recognition "
                          "alone) and pages (bare engine against the pipeline)")
     ap.add_argument("--limit", type=int, default=0, help="with --real: items per set (0 = all)")
+    ap.add_argument("--sets", default=",".join(SHARED_SETS),
+                    help=f"with --real: which of {', '.join(SHARED_SETS)}")
     args = ap.parse_args()
     if args.real:
-        rows = real_handwriting(args.engines.split(","), args.limit or None)
+        rows = real_handwriting(args.engines.split(","), args.limit or None,
+                                tuple(args.sets.split(",")))
         if args.json:
             print(json.dumps(rows, indent=2))
             return 0

@@ -28,7 +28,7 @@ def test_flattening_only_where_the_light_is_uneven():
     even = page_image(LINES)
     steps, prepared = steps_of(even)
     assert steps["flatten"].result["applied"] is False
-    assert steps["flatten"].result["unevenness"] < 0.05
+    assert steps["flatten"].result["unevenness"] < 0.05  # of the strokes' contrast
     # A shadow across half the page: a tenth of the paper's brightness and more.
     arr = np.asarray(even).astype(np.float32)
     arr *= np.linspace(1.0, 0.6, arr.shape[1])[None, :, None]
