@@ -2,7 +2,7 @@
 fine-tuned model.
 
     .venv/bin/python benchmarks/finetune.py TRAIN_DIR... --eval EVAL_DIR [--json]
-        [--epochs 3] [--holdout 0.15] [--threads 2] [--limit-train N] [--max-steps N]
+        [--epochs 3] [--holdout 0.15] [--threads 2] [--batch-size 4] [--limit-train N] [--max-steps N]
 
 Training uses the product's own code (:func:`scanflow.ocr.finetune.fine_tune`, the recipe
 ``scanflow model train`` runs): the TRAIN_DIR lines are split by form (IAM) or page
@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--holdout", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=finetune.TrainSettings.batch_size)
     parser.add_argument("--learning-rate", type=float, default=finetune.TrainSettings.learning_rate)
     parser.add_argument("--limit-train", type=int, default=None,
                         help="Train on at most N lines (spread over the folders).")
@@ -62,6 +63,7 @@ def main(argv=None) -> int:
         step = len(train) / args.limit_train
         train = [train[int(i * step)] for i in range(args.limit_train)]
     settings = finetune.TrainSettings(epochs=args.epochs, threads=args.threads,
+                                      batch_size=args.batch_size,
                                       learning_rate=args.learning_rate,
                                       max_steps=args.max_steps)
     base = model_files()["rec"]

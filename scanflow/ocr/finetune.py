@@ -67,7 +67,9 @@ class TrainSettings:
     torch's CPU threads."""
 
     epochs: int = 4
-    batch_size: int = 8
+    # 4, not 8: training on full-width IAM lines peaked at 6.9 GB of memory at 8 and 4.5 GB
+    # at 4 (benchmarks/finetune.py; README), and school PCs have 8 GB.
+    batch_size: int = 4
     learning_rate: float = 5e-5
     warmup: float = 0.1           # share of the steps spent warming up
     anchor: float = 1e-3          # L2 pull towards the base weights
