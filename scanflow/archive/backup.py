@@ -84,6 +84,26 @@ def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _copy_checked(source: Path, name: str, recorded: str | None, tmp: Path,
+                  entries: dict[str, str], warnings: list[str]) -> int | None:
+    """Copy one archive file into the backup being made at ``tmp``, hashing it on the way.
+
+    Its digest goes into ``entries`` under ``name``; a missing file, or one that no longer
+    matches the checksum the archive ``recorded``, becomes a warning. Returns the bytes
+    copied, or None when the file is missing.
+    """
+    if not source.is_file():
+        warnings.append(f"{name} is missing from the archive (not backed up); "
+                        "run scanflow check")
+        return None
+    digest, size = _copy_hashing(source, tmp / name)
+    entries[name] = digest
+    if recorded and recorded != digest:
+        warnings.append(f"{name} differs from its recorded checksum (changed since it was "
+                        "stored, or damaged); run scanflow check")
+    return size
+
+
 def _snapshot_db(db_path: Path, target: Path) -> None:
     """A consistent copy of a live database (SQLite online backup, in one step)."""
     src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
@@ -145,31 +165,17 @@ def backup(archive: Archive, dest: str | Path, progress=None) -> BackupReport:
             except ArchiveError as exc:
                 report.warnings.append(str(exc))
                 continue
-            if not source.is_file():
-                report.warnings.append(f"images/{rel} is missing from the archive (not backed "
-                                       "up); run scanflow check")
-                continue
-            digest, size = _copy_hashing(source, tmp / IMAGES / rel)
-            entries[f"{IMAGES}/{rel}"] = digest
-            report.images += 1
-            report.image_bytes += size
-            if recorded and recorded != digest:
-                report.warnings.append(
-                    f"images/{rel} differs from its recorded checksum (changed since it was "
-                    "stored, or damaged); run scanflow check")
+            size = _copy_checked(source, f"{IMAGES}/{rel}", recorded, tmp, entries,
+                                 report.warnings)
+            if size is not None:
+                report.images += 1
+                report.image_bytes += size
         progress.finish()
         # The school's recogniser versions (scanflow model train) are small beside the
         # images and cost CPU-hours to make again: they are backed up too.
         for name, recorded in model_files.items():
-            source = archive.path / MODELS / name
-            if not source.is_file():
-                report.warnings.append(f"{MODELS}/{name} is missing from the archive (not "
-                                       "backed up)")
-                continue
-            digest, _ = _copy_hashing(source, tmp / MODELS / name)
-            entries[f"{MODELS}/{name}"] = digest
-            if recorded != digest:
-                report.warnings.append(f"{MODELS}/{name} differs from its recorded checksum")
+            _copy_checked(archive.path / MODELS / name, f"{MODELS}/{name}", recorded, tmp,
+                          entries, report.warnings)
         from scanflow import __version__
 
         info = {"created_at": now(), "scanflow": __version__, "schema": schema,

@@ -66,12 +66,19 @@ def export_levels(archive, output, half_term, class_name, year_group, genre_name
     click.echo(f"{output}: {n} row(s).")
 
 
+def per_page_xml_options(fn):
+    """PIECE_ID, -o FOLDER and --no-images: what every per-page XML export takes."""
+    fn = click.option("--no-images", is_flag=True,
+                      help="Only the XML, not the page images.")(fn)
+    fn = click.option("-o", "--output", "out_dir", required=True,
+                      type=click.Path(file_okay=False, path_type=Path),
+                      help="Folder to write into.")(fn)
+    fn = click.argument("piece_id", type=int)(fn)
+    return archive_option(fn)
+
+
 @export.command("alto")
-@archive_option
-@click.argument("piece_id", type=int)
-@click.option("-o", "--output", "out_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
-@click.option("--no-images", is_flag=True, help="Only the XML, not the page images.")
+@per_page_xml_options
 def export_alto(archive, piece_id, out_dir, no_images):
     """ALTO XML per page (line and word boxes), with the page images, for HTR tools."""
     from scanflow.exports.alto import write_alto
@@ -81,11 +88,7 @@ def export_alto(archive, piece_id, out_dir, no_images):
 
 
 @export.command("page")
-@archive_option
-@click.argument("piece_id", type=int)
-@click.option("-o", "--output", "out_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
-@click.option("--no-images", is_flag=True, help="Only the XML, not the page images.")
+@per_page_xml_options
 def export_page(archive, piece_id, out_dir, no_images):
     """PAGE XML (2019) per page: region, lines with baselines, words, text; for eScriptorium
     and Transkribus."""

@@ -35,7 +35,7 @@ CORRECTED = "corrected by a person"
 
 def write_page_xml(archive: Archive, piece_id: int, out_dir: str | Path, *,
                    images: bool = True) -> list[Path]:
-    """Write ``piece<ID>_p<N>.page.xml`` for each page (and its PNG beside it)."""
+    """Write ``piece<ID>_p<N>.page.xml`` for each page (and its image beside it)."""
     return write_per_page(archive, piece_id, out_dir, ".page.xml", page_xml, images=images)
 
 
