@@ -162,9 +162,13 @@ def test_pictures_come_only_from_the_archive_image_store(school):
     archive, ids = school
     client = create_app(archive.path).test_client()
     page = archive.db.execute("SELECT id FROM pages WHERE piece_id = ?", [ids["ava"]]).fetchone()[0]
+    # A small upright PNG master is sent as it is; the thumbnail is a small WebP copy.
+    master = archive.image(archive.db.execute("SELECT image_path FROM pages WHERE id = ?",
+                                              [page]).fetchone()[0])
     r = client.get(f"/page/{page}/display.webp")
-    assert r.status_code == 200 and r.mimetype == "image/webp"
-    assert r.data[:4] == b"RIFF" and r.data[8:12] == b"WEBP"
+    assert r.status_code == 200 and r.mimetype == "image/png" and r.data == master.read_bytes()
+    r = client.get(f"/page/{page}/thumb.webp")
+    assert r.mimetype == "image/webp" and r.data[:4] == b"RIFF" and r.data[8:12] == b"WEBP"
     assert client.get(f"/page/{page}/full").data[:4] == b"\x89PNG"
     for url in (f"/page/{page}/..%2f..%2fscanflow.db", "/static/..%2f..%2fapp.py",
                 "/static/../app.py", f"/page/{page}/secret.webp", "/page/9999/full"):

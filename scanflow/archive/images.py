@@ -116,10 +116,16 @@ def encode_lossless(rgb: np.ndarray) -> bytes:
     return png.tobytes()
 
 
-def decode_image(path: Path) -> np.ndarray:
-    """An image file as RGB pixels, turned as its own EXIF orientation says."""
+def decode_image(path: Path, at_least: int | None = None) -> np.ndarray:
+    """An image file as RGB pixels, turned as its own EXIF orientation says.
+
+    ``at_least``: both sides need only be this many pixels; a JPEG is then decoded at
+    1/2, 1/4 or 1/8 scale by its own DCT where that is still enough (4-8x faster).
+    """
     try:
         with Image.open(path) as img:
+            if at_least and img.format == "JPEG":
+                img.draft("RGB", (at_least, at_least))
             img = ImageOps.exif_transpose(img)
             return np.asarray(img.convert("RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -150,17 +156,25 @@ def load_view(path: Path, turn: int | None) -> np.ndarray:
     return upright(decode_image(path), turn)
 
 
-# --- display copies: derived, cached, made at ingest -------------------------------
+# --- what a browser is sent: the master itself where it can be, small copies elsewhere ---
 
 DERIVED = "derived"
+# A page is shown from its master whenever a browser can show the master as it is: a
+# JPEG (any turn: see :func:`with_orientation`), or a PNG/WebP needing no turn, up to this
+# size. The master is the scan, so nothing is lost, and storing a display copy beside a
+# JPEG would cost 0.14-0.29x the input again (benchmarks/archive_size.py). Beyond this
+# size (a 12-MP phone photo, an older archive's 4 MB upright PNG) a small copy is cheaper
+# to send and to decode than the master is.
+SHOW_AS_IS_BYTES = 2_500_000
 # Display copies are WebP: a third of a JPEG's bytes at 85 for the same page (83-176 KB
-# against 245-409 KB on the sample at 1600 px), and reading the copy back costs
-# recognition nothing measurable (benchmarks/derived_quality.py; README, "Page images").
-# "full" is the whole page at scan resolution, made only when the master cannot be sent
-# as it is (turned, or a format a browser does not show).
-DISPLAY_SIZES = {"display": 1600, "thumb": 360, "full": None}
-WEBP_QUALITY = {"display": 80, "thumb": 75, "full": 90}
-MADE_AT_INGEST = ("display", "thumb")
+# against 245-409 KB on the sample at 1600 px). Nothing reads text from them: reading a
+# page again and rebuilding the OCR image start from the master. "display" is only made
+# for pages whose master cannot be sent as it is; "full" (the whole page at scan
+# resolution) only for a turned master other than a JPEG. Thumbnails: 300 px at 65 is
+# 5-9 KB a page, sharp at the 136-176 CSS px the lists show them (1.7x for HiDPI).
+DISPLAY_SIZES = {"display": 1600, "thumb": 300, "full": None}
+WEBP_QUALITY = {"display": 80, "thumb": 65, "full": 90}
+_ORIENTATION = 0x0112
 
 
 def fingerprint(path: Path, turn: int | None = 0) -> str:
@@ -173,6 +187,89 @@ def fingerprint(path: Path, turn: int | None = 0) -> str:
 def derived_rel(page_id: int, key: str, kind: str) -> str:
     """Where a page's display copy of ``kind`` lives, relative to ``images/``."""
     return f"{DERIVED}/p{page_id}/{key}.{kind}.webp"
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation (1-8) an image file carries; 1 when it has none."""
+    try:
+        with Image.open(path) as img:
+            value = img.getexif().get(_ORIENTATION, 1)
+    except OSError:
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+# EXIF orientation -> how to make the stored pixels upright: (mirror first, quarter turns
+# clockwise after), as the EXIF specification and PIL's exif_transpose define them.
+_EXIF_OPS = {1: (False, 0), 2: (True, 0), 3: (False, 2), 4: (True, 2),
+             5: (True, 3), 6: (False, 1), 7: (True, 1), 8: (False, 3)}
+
+
+def orientation_to_show(exif: int, turn: int | None) -> int:
+    """The EXIF orientation that shows the stored pixels upright once ``turn`` (degrees
+    clockwise, applied after the file's own ``exif`` orientation) is applied too.
+
+    >>> orientation_to_show(1, 90), orientation_to_show(6, 90), orientation_to_show(1, 0)
+    (6, 3, 1)
+    """
+    mirror, quarters = _EXIF_OPS.get(exif, (False, 0))
+    quarters = (quarters + ((turn or 0) // 90)) % 4
+    return next(o for o, op in _EXIF_OPS.items() if op == (mirror, quarters))
+
+
+def shown_from_master(path: Path, turn: int | None, kind: str = "display") -> int | None:
+    """Whether a browser can be sent the master itself for ``kind``; if so, the EXIF
+    orientation the bytes sent must carry (see :func:`with_orientation`), else None.
+
+    Browsers turn a JPEG as its EXIF orientation says, <img> and CSS backgrounds alike
+    (CSS ``image-orientation: from-image``, the default since Chrome/Edge 81, Firefox 77,
+    Safari 13.1), so a turned JPEG is sent as its own bytes with another orientation
+    tag. A PNG or WebP is sent as it is only when it needs no turn at all.
+    """
+    ext = path.suffix.lstrip(".").lower()
+    if ext not in BROWSER_TYPES or kind == "thumb":
+        return None
+    if kind == "display" and path.stat().st_size > SHOW_AS_IS_BYTES:
+        return None
+    orientation = orientation_to_show(exif_orientation(path), turn)
+    if ext == "jpg":
+        return orientation
+    return 1 if orientation == 1 and exif_orientation(path) == 1 else None
+
+
+def with_orientation(data: bytes, orientation: int) -> bytes:
+    """A JPEG's bytes with its EXIF orientation set to ``orientation``, the compressed
+    image untouched (a new EXIF segment of 34 bytes replaces any the file had).
+
+    The file's other EXIF fields are dropped from what is sent (the master keeps them):
+    some browsers size an image by its EXIF resolution, and only the turn matters here.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        raise ScanflowError("not a JPEG")
+    # TIFF header (big-endian), one IFD entry: Orientation, SHORT, count 1, value.
+    tiff = (b"MM\x00*\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01"
+            + orientation.to_bytes(2, "big") + b"\x00\x00" + b"\x00\x00\x00\x00")
+    payload = b"Exif\x00\x00" + tiff
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    kept, pos = [], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA or not 0xE0 <= marker <= 0xFE:  # image data or tables: stop
+            break
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if not (marker == 0xE1 and data[pos + 4:pos + 10] == b"Exif\x00\x00"):
+            kept.append(data[pos:pos + 2 + length])
+        pos += 2 + length
+    # APP0 (JFIF) first where there is one, then the EXIF, as cameras write them.
+    head = [k for k in kept if k[1] == 0xE0][:1]
+    rest = [k for k in kept if k not in head]
+    return b"".join([b"\xff\xd8", *head, segment, *rest, data[pos:]])
+
+
+def load_view_reduced(path: Path, turn: int | None, width: int) -> np.ndarray:
+    """The upright page at least ``width`` pixels across (both sides: any turn is safe),
+    decoded no larger than needed (:func:`decode_image`)."""
+    return upright(decode_image(path, at_least=width), turn)
 
 
 def encode_display(upright_rgb: np.ndarray, kind: str) -> bytes:
@@ -188,16 +285,27 @@ def encode_display(upright_rgb: np.ndarray, kind: str) -> bytes:
     return buf.tobytes()
 
 
+def copies_to_make(master: Path) -> tuple[str, ...]:
+    """The display copies worth making while a page's pixels are in memory at ingest:
+    the thumbnail (5-9 KB, and lists open dozens at once), and the 1600-px copy only
+    when the master cannot be sent to a browser as it is. A turn is not known here; a
+    turned PNG gets its copy on first view instead (rare: scanners write JPEG)."""
+    if shown_from_master(master, 0) is None:
+        return ("display", "thumb")
+    return ("thumb",)
+
+
 def stage_display_copies(master: Path, upright_rgb: np.ndarray) -> dict[str, str]:
-    """Write the page's display copies beside its master under temporary names (the page
-    has no id yet); :func:`place_display_copies` moves them into place once it has.
+    """Write the page's display copies (:func:`copies_to_make`) beside its master under
+    temporary names (the page has no id yet); :func:`place_display_copies` moves them
+    into place once it has.
 
     Made while the page's pixels are in memory anyway, so the first time a teacher opens
-    the page it is served at once, not decoded and encoded then (2-3 s on a busy PC).
-    An ingest that stops in between leaves temporary files its next run deletes.
+    the page it is served at once. An ingest that stops in between leaves temporary
+    files its next run deletes.
     """
     staged = {}
-    for kind in MADE_AT_INGEST:
+    for kind in copies_to_make(master):
         tmp = master.with_name(f".{master.stem}.{kind}.webp.tmp-staged")
         write_bytes_atomic(tmp, encode_display(upright_rgb, kind))
         staged[kind] = tmp.name
@@ -216,6 +324,29 @@ def place_display_copies(images_dir: Path, master_rel: str, turn: int, page_id: 
             os.replace(master.with_name(name), target)
         except OSError:
             pass  # a cache: the review app makes it on first use instead
+
+
+def unused_copies(images_dir: Path, page_id: int, master_rel: str | None,
+                  turn: int | None) -> list[Path]:
+    """A page's cached copies nothing will ask for again: those of an earlier master or
+    turn, and display copies of a page now sent from its master (archives from before
+    masters were sent as they are kept a 1600-px copy of every page)."""
+    folder = images_dir / DERIVED / f"p{page_id}"
+    if not folder.is_dir():
+        return []
+    master = images_dir / master_rel if master_rel else None
+    if master is None or not master.is_file():
+        return []  # the master's problem is check's to report; keep what shows the page
+    key = fingerprint(master, turn)
+    unused = []
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            continue  # being written by a request right now
+        stem, kind, ext = (path.name.split(".") + ["", ""])[:3]
+        if (stem, ext) != (key, "webp") or kind not in DISPLAY_SIZES or (
+                kind != "thumb" and shown_from_master(master, turn, kind) is not None):
+            unused.append(path)
+    return unused
 
 
 # --- older archives: their upright PNGs, kept or made smaller losslessly --------------

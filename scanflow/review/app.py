@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import logging
 import math
 import secrets
@@ -563,21 +564,27 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
 
     # -- pictures ------------------------------------------------------------------------
 
+    # The URL keeps ".webp" (bookmarks, cached pages) though a display picture is often
+    # the scanner's JPEG itself: browsers go by the Content-Type, which is exact.
     @app.get("/page/<int:page_id>/<kind>.webp")
     def page_picture(page_id: int, kind: str):
         _may_see_page(page_id)
         if kind not in pageimages.SIZES or kind == "full":
             abort(404)
-        path = pageimages.derived_image(get_archive(), page_id, kind)
-        return _picture(send_file(path, mimetype="image/webp", conditional=True))
+        return _send_picture(pageimages.picture(get_archive(), page_id, kind))
 
     @app.get("/page/<int:page_id>/full")
     def page_full(page_id: int):
         _may_see_page(page_id)
-        # The master as the scanner made it, or an upright copy when it must be turned;
-        # the store refuses any path outside it.
-        path, mimetype = pageimages.full_image(get_archive(), page_id)
-        return _picture(send_file(path, mimetype=mimetype, conditional=True))
+        # The master as the scanner made it (a JPEG turned by its orientation tag), or an
+        # upright copy; the store refuses any path outside it.
+        return _send_picture(pageimages.picture(get_archive(), page_id, "full"))
+
+    def _send_picture(shown):
+        if shown.path is not None:
+            return _picture(send_file(shown.path, mimetype=shown.mimetype, conditional=True))
+        return _picture(send_file(io.BytesIO(shown.data), mimetype=shown.mimetype,
+                                  etag=shown.key, conditional=True))
 
     def _picture(resp):
         # The URL carries the image's fingerprint (?v=), so the browser may keep it.

@@ -2,11 +2,14 @@
 
 A page's master in the archive is the scanner's own image (a JPEG of a few hundred KB,
 or a lossless PNG) at scan resolution, and it may need turning to be upright
-(``pages.image_turn``). A browser needs far less to show it beside the text, so the review
-app serves a *display copy* (WebP, at most :data:`SIZES` pixels wide, turned upright)
-made once and cached in the archive under ``images/derived/``. The cached file's name
-carries a fingerprint of the master and its turn, so turning a page makes new copies and
-a browser can cache each URL for as long as it likes.
+(``pages.image_turn``). :func:`picture` says what a browser is sent for it: the master's
+own bytes wherever a browser can show them (a JPEG, turned by its EXIF orientation tag;
+a PNG or WebP that needs no turn), so an archive stores no second copy of a page; a
+*display copy* (WebP, at most :data:`SIZES` pixels wide, turned upright) only where it
+cannot, and a thumbnail (300 px) for the lists, made once and cached under
+``images/derived/``. A cached file's name carries a fingerprint of the master and its
+turn, so turning a page makes new copies and a browser can cache each URL for as long as
+it likes.
 
 Turning a page (``rotate_page``) is for pages on the unassigned list, where a page the
 scanner fed sideways usually lands: the master is left as it is, ``pages.image_turn``
@@ -17,7 +20,7 @@ it, and the page is marked ``ocr_stale`` because its text was read the other way
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from scanflow.archive.images import (
@@ -26,9 +29,12 @@ from scanflow.archive.images import (
     derived_rel,
     encode_display,
     encode_ocr_image,
+    exif_orientation,
     fingerprint,
     load_view,
-    shown_as_stored,
+    load_view_reduced,
+    shown_from_master,
+    with_orientation,
     write_bytes_atomic,
 )
 from scanflow.archive.store import Archive, now
@@ -74,24 +80,53 @@ def master_path(archive: Archive, page_id: int) -> tuple[Path, int]:
     return source, turn or 0
 
 
-def full_image(archive: Archive, page_id: int) -> tuple[Path, str]:
-    """The whole page at scan resolution for a browser: ``(file, mimetype)``.
+@dataclass
+class Picture:
+    """What a browser is sent for a page's picture: a file as it is (``path``), or bytes
+    made for this request (``data``: the master with another orientation tag)."""
 
-    The master itself when a browser can show it as it is; otherwise a derived copy.
+    mimetype: str
+    key: str  # the page's fingerprint (master and turn): an ETag that changes with them
+    path: Path | None = None
+    data: bytes | None = None
+
+
+def picture(archive: Archive, page_id: int, kind: str) -> Picture:
+    """The page's ``display``, ``thumb`` or ``full`` picture, upright.
+
+    The master itself wherever a browser can show it (:func:`shown_from_master`): nothing
+    is made or stored, and a turned JPEG costs only a new 34-byte EXIF segment (about a
+    millisecond). Otherwise a WebP copy, made on first use and cached.
     """
+    if kind not in SIZES:
+        raise UsageError(f"Unknown picture size '{kind}'.", hint="Use display, thumb or full.")
     source, turn = master_path(archive, page_id)
-    mimetype = BROWSER_TYPES.get(source.suffix.lstrip(".").lower())
-    if mimetype and shown_as_stored(source, turn):
-        return source, mimetype
+    key = fingerprint(source, turn)
+    orientation = shown_from_master(source, turn, kind)
+    if orientation is None:
+        return Picture("image/webp", key, path=derived_image(archive, page_id, kind))
+    mimetype = BROWSER_TYPES[source.suffix.lstrip(".").lower()]
+    if orientation == exif_orientation(source):
+        return Picture(mimetype, key, path=source)
+    return Picture(mimetype, key, data=with_orientation(source.read_bytes(), orientation))
+
+
+def full_image(archive: Archive, page_id: int) -> tuple[Path, str]:
+    """The whole page at scan resolution as a file: ``(file, mimetype)`` (the master
+    itself when a browser can show it without turning; otherwise a derived copy)."""
+    shown = picture(archive, page_id, "full")
+    if shown.path is not None:
+        return shown.path, shown.mimetype
     return derived_image(archive, page_id, "full"), "image/webp"
 
 
 def derived_image(archive: Archive, page_id: int, kind: str) -> Path:
     """The display, thumbnail or full-size WebP of a page, made on first use and cached.
 
-    Made from the master, EXIF-oriented and turned upright as ``pages.image_turn`` says;
-    ``scanflow check --repair`` deletes copies whose page is gone, and any copy deleted
-    is made again on the next request.
+    Made from the master, EXIF-oriented and turned upright as ``pages.image_turn`` says
+    (a JPEG decoded at the smallest DCT scale that is still large enough: a thumbnail in
+    tens of milliseconds); ``scanflow check --repair`` deletes copies nothing shows any
+    more, and any copy deleted is made again on the next request.
     """
     if kind not in SIZES:
         raise UsageError(f"Unknown picture size '{kind}'.", hint="Use display or thumb.")
@@ -99,7 +134,8 @@ def derived_image(archive: Archive, page_id: int, kind: str) -> Path:
     target = archive.image(derived_rel(page_id, fingerprint(source, turn), kind))
     if target.is_file():
         return target
-    write_bytes_atomic(target, encode_display(load_view(source, turn), kind))
+    view = load_view_reduced(source, turn, SIZES[kind]) if SIZES[kind] else load_view(source, turn)
+    write_bytes_atomic(target, encode_display(view, kind))
     # Copies of an image since turned (or JPEG copies of older versions). Not temporary
     # files: another request may be writing the same copy at this moment.
     for pattern in (f"*.{kind}.webp", f"*.{kind}.jpg"):
