@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import page_image
-from PIL import Image
+from PIL import Image, ImageOps
 from reportlab.pdfgen.canvas import Canvas
 from test_cover_sheets import rendered_sheets, writing
 
@@ -25,7 +25,7 @@ from scanflow.exports.pdf import _binary_streams, searchable_pdf
 from scanflow.intake import sources
 from scanflow.intake.ingest import IngestOptions, ingest
 from scanflow.intake.rebuild import rebuild_ocr_image
-from scanflow.review.pageimages import derived_image, rotate_page
+from scanflow.review.pageimages import derived_image, picture, rotate_page
 
 HT, GENRE = "2026-27-autumn-1", "narrative"
 OPTS = dict(half_term=HT, genre=GENRE, jobs=1, engine="tesseract")
@@ -96,16 +96,25 @@ def test_ingest_stores_masters_not_copies_and_a_turn_is_only_data(archive, tmp_p
         assert rel.endswith(".jpg") and origin == "pdf-image" and turn == 0
         assert ocr_rel.endswith(".ocr.tif")  # Group 4: black and white, small
         assert Image.open(archive.image(ocr_rel)).info["compression"] == "group4"
+        # No display copy beside a JPEG a browser shows as it is: only the thumbnail.
+        copies = [p.name for p in (archive.images_dir / "derived" / f"p{page_id}").iterdir()]
+        assert len(copies) == 1 and copies[0].endswith(".thumb.webp")
+        assert picture(archive, page_id, "display").path == archive.image(rel)
     # Turning the page (as for a sideways scan) is recorded; the master stays as it was.
     page_id, rel = rows[0][0], rows[0][1]
     with archive.transaction() as db:
         db.execute("UPDATE pages SET piece_id = NULL WHERE id = ?", [page_id])
     rotate_page(archive, page_id, 1)
     assert archive.image(rel).read_bytes() == jpegs[0]
-    shown = np.asarray(Image.open(derived_image(archive, page_id, "display")))
-    assert shown.shape[1] > shown.shape[0]  # shown landscape, as turned
     view = load_view(archive.image(rel), 90)
     assert view.shape[:2] == (1240, 1754)
+    # A browser is sent the scan's own JPEG data, turned by its EXIF orientation tag.
+    shown = picture(archive, page_id, "display")
+    assert shown.path is None and shown.mimetype == "image/jpeg"
+    scan = jpegs[0][jpegs[0].index(b"\xff\xdb"):]  # tables and image data, as scanned
+    assert shown.data.endswith(scan) and len(shown.data) - len(jpegs[0]) < 100
+    sent = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(shown.data))).convert("RGB"))
+    assert np.array_equal(sent, view)  # exactly the upright page, pixel for pixel
     # The whole archive checks by hash after the turn: nothing was rewritten.
     assert check_archive(archive).ok
 
@@ -225,3 +234,43 @@ def test_a_backup_taken_before_restores_and_migrates_on_this_version(archive, tm
         assert result.exit_code == 0 and "Re-encoded 1 older page image(s)" in result.output
     finally:
         arch.close()
+
+
+@pytest.mark.parametrize("exif", range(1, 9))
+def test_the_orientation_tag_sent_shows_every_stored_turn_upright(tmp_path, exif):
+    """Camera orientations (mirrored ones too) combined with every turn the archive can
+    record: what a browser makes of the bytes sent is exactly the page as scanflow sees it."""
+    from scanflow.archive.images import orientation_to_show, with_orientation
+
+    rng = np.random.default_rng(exif)
+    tags = Image.Exif()
+    tags[0x0112] = exif
+    path = tmp_path / "photo.jpg"
+    Image.fromarray((rng.random((24, 40, 3)) * 255).astype(np.uint8)).save(
+        path, "JPEG", exif=tags.tobytes())
+    for turn in (0, 90, 180, 270):
+        sent = with_orientation(path.read_bytes(), orientation_to_show(exif, turn))
+        shown = ImageOps.exif_transpose(Image.open(io.BytesIO(sent))).convert("RGB")
+        assert np.array_equal(np.asarray(shown), load_view(path, turn)), turn
+
+
+def test_check_repair_frees_display_copies_nothing_shows_any_more(archive, tmp_path):
+    from scanflow.archive.check import format_check
+
+    pdf = jpeg_pdf(tmp_path / "A100000000001_story.pdf",
+                   [jpeg_bytes(page_image(["My best day"]))])
+    ingest(archive, [pdf], IngestOptions(**OPTS))
+    page_id = archive.db.execute("SELECT id FROM pages").fetchone()[0]
+    folder = archive.images_dir / "derived" / f"p{page_id}"
+    thumb = next(folder.iterdir())
+    # What an archive from before keeps: a 1600-px copy of a page now sent as scanned.
+    old = derived_image(archive, page_id, "display")
+    report = check_archive(archive)
+    assert report.ok and report.unused_copies == 1 and old.is_file()
+    assert "scanflow check --repair deletes them" in format_check(report)
+    report = check_archive(archive, repair=True)
+    assert report.ok and not old.exists() and thumb.is_file()
+    assert check_archive(archive).unused_copies == 0
+    # A page sent as its master needs no copy at all, even after the copies are gone.
+    thumb.unlink()
+    assert picture(archive, page_id, "thumb").path.is_file()

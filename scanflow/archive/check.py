@@ -18,8 +18,10 @@ files nobody refers to         images under ``images/`` that no page names: move
                                deleted) to ``quarantine/<time>/`` in the archive folder;
                                files touched in the last hour are left alone (an ingest
                                may be writing them). Display copies of pages that no
-                               longer exist and half-written temporary files: deleted
-                               (they are caches and leftovers).
+                               longer exist or that nothing shows any more (an earlier
+                               turn; a page now sent to the browser as scanned) and
+                               half-written temporary files: deleted (they are caches
+                               and leftovers).
 search index                   every piece has its final text, equal to the one worked
                                out afresh, and FTS5's own integrity check. Repaired by
                                rebuilding it (it is derived data).
@@ -41,10 +43,10 @@ from pathlib import Path
 from typing import Callable
 
 from scanflow.archive.backup import read_manifest, sha256_file
+from scanflow.archive.images import DERIVED, unused_copies
 from scanflow.archive.store import IMAGES, Archive
 
 RECENT_SECONDS = 3600
-DERIVED = "derived"  # scanflow.review.pageimages keeps display copies here
 
 
 @dataclass
@@ -65,6 +67,11 @@ class CheckReport:
     hashes_recorded: int = 0
     quarantine: str | None = None
     seconds: float = 0.0
+    # Display copies of existing pages that nothing shows any more (an earlier turn, or a
+    # page now sent to browsers as scanned): deleted by --repair.
+    unused_copies: int = 0
+    unused_bytes: int = 0
+    unused_deleted: bool = False
 
     @property
     def remaining(self) -> list[Problem]:
@@ -260,14 +267,19 @@ def _check_orphans(archive: Archive, report: CheckReport, repair: bool) -> None:
     referenced = {r[0] for r in db.execute(
         "SELECT image_path FROM pages WHERE image_path IS NOT NULL UNION "
         "SELECT ocr_image_path FROM pages WHERE ocr_image_path IS NOT NULL")}
-    page_ids = {r[0] for r in db.execute("SELECT id FROM pages")}
+    # (image_turn came with migration 8; a backup of an older archive is checked too.)
+    turn = "image_turn" if "image_turn" in {c[1] for c in db.execute(
+        "PRAGMA table_info(pages)")} else "0"
+    masters = {r[0]: (r[1], r[2]) for r in db.execute(
+        f"SELECT id, image_path, {turn} FROM pages")}
+    page_ids = set(masters)
     root = archive.images_dir
     if not root.is_dir():
         report.problems.append(Problem("missing", f"The image folder {root} is missing",
                                        "Restore the archive from a backup."))
         return
     cutoff = time.time() - RECENT_SECONDS
-    orphans, recent, caches, leftovers = [], 0, [], []
+    orphans, recent, caches, leftovers, unused = [], 0, [], [], []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root)
         if rel_dir.parts[:1] == (DERIVED,):
@@ -276,7 +288,9 @@ def _check_orphans(archive: Archive, report: CheckReport, repair: bool) -> None:
                     if not (name.startswith("p") and name[1:].isdigit()
                             and int(name[1:]) in page_ids):
                         caches.append(Path(dirpath) / name)
-                dirnames[:] = []  # display copies of existing pages: fine as they are
+                    else:  # copies of an earlier turn, or of a page now sent as scanned
+                        unused += unused_copies(root, int(name[1:]), *masters[int(name[1:])])
+                dirnames[:] = []
             continue
         for name in filenames:
             path = Path(dirpath) / name
@@ -322,6 +336,13 @@ def _check_orphans(archive: Archive, report: CheckReport, repair: bool) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             problem.repaired = True
         report.problems.append(problem)
+    # Not a problem (nothing is wrong, and the app never shows them), just space to free.
+    report.unused_copies = len(unused)
+    report.unused_bytes = sum(p.stat().st_size for p in unused)
+    if repair:
+        for path in unused:
+            path.unlink(missing_ok=True)
+        report.unused_deleted = True
     if leftovers:
         problem = Problem("cache", f"{len(leftovers)} half-written temporary file(s) left by an "
                           "interrupted run", "Run scanflow check --repair to delete them.")
@@ -355,6 +376,11 @@ def _check_index(archive: Archive, report: CheckReport, repair: bool) -> None:
 
 def format_check(report: CheckReport) -> str:
     lines = [str(p) for p in report.problems]
+    if report.unused_copies:
+        lines.append(f"{report.unused_copies} display cop(ies) that nothing shows any more "
+                     f"({report.unused_bytes / 1e6:.1f} MB): " + (
+                         "deleted." if report.unused_deleted else
+                         "scanflow check --repair deletes them (they are only caches)."))
     summary = (f"Checked the database, {report.images_checked} image(s) and the search index "
                f"in {report.seconds:.1f}s")
     if report.hashes_recorded:
