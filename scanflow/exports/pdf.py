@@ -6,9 +6,9 @@ by re-encoding (a JPEG master is embedded as its own bytes, any other losslessly
 the final transcription laid over it as invisible
 text (PDF text render mode 3), each word on its own box (:func:`scanflow.exports.alto.page_lines`)
 and stretched to the box's width. A PDF reader shows the child's page; selecting,
-searching or copying gives the teacher-corrected words, in place. It is not PDF/A:
-no validator for PDF/A is installable on the school machine (veraPDF is not packaged for
-Debian), so none is claimed.
+searching or copying gives the teacher-corrected words, in place. PDF/A is not claimed:
+no PDF/A validator can be installed here (veraPDF is in neither Debian, PyPI nor npm;
+docs/archive.md says what was looked at).
 
 **Portfolio** (:func:`portfolio_pdf`): a cover (the pupil, their classes year by year),
 the growth chart and a table of levels over time, then each piece: its half term,
