@@ -274,3 +274,21 @@ def test_check_repair_frees_display_copies_nothing_shows_any_more(archive, tmp_p
     # A page sent as its master needs no copy at all, even after the copies are gone.
     thumb.unlink()
     assert picture(archive, page_id, "thumb").path.is_file()
+
+
+def test_only_pages_a_browser_cannot_be_sent_get_a_display_copy(tmp_path, monkeypatch):
+    from scanflow.archive import images
+
+    small = tmp_path / "p0001.png"
+    page_image(["a typed page"]).save(small)
+    tif = tmp_path / "p0002.tif"
+    page_image(["a fax"]).save(tif)
+    jpg = tmp_path / "p0003.jpg"
+    jpg.write_bytes(jpeg_bytes(page_image(["a scan"])))
+    assert images.copies_to_make(small) == ("thumb",) == images.copies_to_make(jpg)
+    assert images.copies_to_make(tif) == ("display", "thumb")  # browsers do not show TIFF
+    assert images.shown_from_master(small, 90) is None  # a PNG is not turned by a tag
+    assert images.shown_from_master(jpg, 270) == 8  # a JPEG is
+    monkeypatch.setattr(images, "SHOW_AS_IS_BYTES", small.stat().st_size - 1)
+    assert images.copies_to_make(small) == ("display", "thumb")  # too big to send as it is
+    assert images.shown_from_master(small, 0, "full") == 1  # but zoomed in, the scan itself
