@@ -243,7 +243,7 @@ def shown_from_master(path: Path, turn: int | None, kind: str = "display") -> in
 
 def with_orientation(data: bytes, orientation: int) -> bytes:
     """A JPEG's bytes with its EXIF orientation set to ``orientation``, the compressed
-    image untouched (a new EXIF segment of 34 bytes replaces any the file had).
+    image untouched (a new EXIF segment of 36 bytes replaces any the file had).
 
     The file's other EXIF fields are dropped from what is sent (the master keeps them):
     some browsers size an image by its EXIF resolution, and only the turn matters here.

@@ -95,7 +95,7 @@ def picture(archive: Archive, page_id: int, kind: str) -> Picture:
     """The page's ``display``, ``thumb`` or ``full`` picture, upright.
 
     The master itself wherever a browser can show it (:func:`shown_from_master`): nothing
-    is made or stored, and a turned JPEG costs only a new 34-byte EXIF segment (about a
+    is made or stored, and a turned JPEG costs only a new 36-byte EXIF segment (about a
     millisecond). Otherwise a WebP copy, made on first use and cached.
     """
     if kind not in SIZES:
@@ -109,15 +109,6 @@ def picture(archive: Archive, page_id: int, kind: str) -> Picture:
     if orientation == exif_orientation(source):
         return Picture(mimetype, key, path=source)
     return Picture(mimetype, key, data=with_orientation(source.read_bytes(), orientation))
-
-
-def full_image(archive: Archive, page_id: int) -> tuple[Path, str]:
-    """The whole page at scan resolution as a file: ``(file, mimetype)`` (the master
-    itself when a browser can show it without turning; otherwise a derived copy)."""
-    shown = picture(archive, page_id, "full")
-    if shown.path is not None:
-        return shown.path, shown.mimetype
-    return derived_image(archive, page_id, "full"), "image/webp"
 
 
 def derived_image(archive: Archive, page_id: int, kind: str) -> Path:
