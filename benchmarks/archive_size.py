@@ -11,23 +11,24 @@ Two batches are ingested into fresh archives with the default pipeline:
 
 For each, measured:
 
-* input bytes a page; what the archive keeps a page (masters, OCR images and
-  ``scanflow.db`` after a checkpoint: what every backup copies), as a ratio to the
-  input (target <= 1.2) and in MB (target <= 0.8 for a 300-dpi colour scan); the same
-  less the database of an empty archive with the same class list (``kept_added``: a
-  fixed cost a 6-page sample spreads thinly and a school's 10,000 pages do not); and
-  the display copies made at ingest (caches: not backed up, remade when deleted),
-  separately and in total. Reference, same run: the same pages stored as before this
-  change (an upright PNG at compression 1 and a PNG OCR image), with the same database.
+* input bytes a page, and every byte the archive folder holds by kind (masters, OCR
+  images, display copies, thumbnails, full-size copies, anything else, the database's
+  growth), in KB a page, after the review app has been asked for every picture of every
+  page (so every copy it would ever cache is there). ``per_page_over_input``: all of it
+  over the input (target <= 1.2); ``per_page_mb`` (target <= 0.8 for a 300-dpi colour
+  scan); ``scanflow_adds_kb_per_page``: all but the master; ``with_fixed_db_over_input``:
+  with the database of an empty archive with the same class list (a fixed cost a 6-page
+  sample spreads thinly and a school's 10,000 pages do not). Reference, same run: the
+  same pages stored as before masters were kept (an upright PNG at compression 1 and a
+  PNG OCR image), with the same database.
 * ``export pdf`` of every piece: PDF bytes over its pages' master bytes (target <= 1.3).
-* opening a page image in the review app (Flask test client, no sockets): first open
-  and later opens of the display copy, the thumbnail, the full page; p95 in ms
-  (target <= 100). Reference: the app's static CSS through the same client.
-* the image path of ingest per page, old against new, on the generated batch: old =
-  render the PDF page with pdftoppm, write it as PNG (level 1) and the OCR image as PNG;
-  new = extract the page's JPEG with pdfimages, decode it, write its bytes, the OCR
-  image as Group 4 TIFF and the two display copies (WebP). Recognition is the same in both and is left out (it is 95 % of
-  a page's time and would drown the difference).
+* opening a page's pictures in the review app (Flask test client, no sockets): display,
+  thumbnail and full page, first open (caches deleted) and later; then with every page
+  turned a quarter. p95 in ms (target <= 100). Reference: the app's static CSS.
+* the image step of ingest per page, old / previous / new, on the generated batch (see
+  :func:`image_path_speed`). Recognition is the same in all and is left out (it is 95 %
+  of a page's time and would drown the difference).
+* what one generated colour page weighs as a JPEG at quality 75/85/95, 4:2:0 and 4:4:4.
 """
 
 from __future__ import annotations
@@ -57,13 +58,46 @@ def folder_bytes(path: Path, skip: str | None = None) -> int:
 
 
 def db_bytes(archive) -> int:
+    """The database and its WAL after a checkpoint (the -shm file is SQLite's shared
+    memory while the archive is open, never backed up, deleted on close: not counted)."""
     archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return sum(p.stat().st_size for p in archive.path.glob("scanflow.db*"))
+    return sum(p.stat().st_size for p in archive.path.glob("scanflow.db*")
+               if not p.name.endswith("-shm"))
 
 
 def archive_bytes(archive, with_derived: bool) -> int:
     return db_bytes(archive) + folder_bytes(archive.images_dir,
                                             None if with_derived else "derived")
+
+
+def bytes_by_kind(archive, empty_db: int) -> dict[str, int]:
+    """Every byte the archive folder holds, by what it is: masters, OCR images, display
+    copies, thumbnails, full-size copies, anything else under images/, and the database
+    (``db_per_page``: its growth over an empty archive with the same class list;
+    ``db_fixed``: that empty archive's own database)."""
+    masters = {r[0] for r in archive.db.execute(
+        "SELECT image_path FROM pages WHERE image_path IS NOT NULL")}
+    ocr = {r[0] for r in archive.db.execute(
+        "SELECT ocr_image_path FROM pages WHERE ocr_image_path IS NOT NULL")}
+    kinds = dict.fromkeys(("master", "ocr", "display", "thumb", "full", "other"), 0)
+    for path in archive.images_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(archive.images_dir).as_posix()
+        if rel in masters:
+            kind = "master"
+        elif rel in ocr:
+            kind = "ocr"
+        elif rel.startswith("derived/") and path.name.count(".") == 2:
+            kind = path.name.split(".")[1]
+            kind = kind if kind in kinds else "other"
+        else:
+            kind = "other"
+        kinds[kind] += path.stat().st_size
+    db = db_bytes(archive)
+    kinds["db_per_page"] = db - empty_db
+    kinds["db_fixed"] = empty_db
+    return kinds
 
 
 def old_store_bytes(archive) -> int:
@@ -132,6 +166,10 @@ def p95(values: list[float]) -> float:
 
 
 def opening(archive) -> dict:
+    """Opening a page's pictures in the review app: first open (every cached copy
+    deleted, so anything needed is made then) and later opens, for the display picture,
+    the thumbnail and the whole page; then the same with every page turned a quarter
+    (``image_turn``, as for a page fed sideways), and back."""
     from scanflow.review.app import create_app
 
     client = create_app(archive.path).test_client()
@@ -144,14 +182,29 @@ def opening(archive) -> dict:
         r.get_data()
         return 1000 * (time.perf_counter() - t)
 
-    first = [ms(f"/page/{i}/display.webp") for i in ids]
-    later = [ms(f"/page/{i}/display.webp") for i in ids for _ in range(5)]
-    thumbs = [ms(f"/page/{i}/thumb.webp") for i in ids]
-    full = [ms(f"/page/{i}/full") for i in ids]
+    def times(label: str) -> dict:
+        shutil.rmtree(archive.images_dir / "derived", ignore_errors=True)
+        out = {}
+        for kind, url in (("display", "display.webp"), ("thumb", "thumb.webp"), ("full", "full")):
+            first = [ms(f"/page/{i}/{url}") for i in ids]
+            later = [ms(f"/page/{i}/{url}") for i in ids for _ in range(3)]
+            out[f"{label}{kind}_first_p95_ms"] = round(p95(first), 1)
+            out[f"{label}{kind}_cached_p95_ms"] = round(p95(later), 1)
+        return out
+
+    result = times("")
+    with archive.transaction() as db:
+        db.execute("UPDATE pages SET image_turn = (image_turn + 90) % 360")
+    result.update(times("turned_"))
+    with archive.transaction() as db:
+        db.execute("UPDATE pages SET image_turn = (image_turn + 270) % 360")
+    shutil.rmtree(archive.images_dir / "derived", ignore_errors=True)
+    for i in ids:  # leave what the app would make for the upright pages
+        ms(f"/page/{i}/thumb.webp")
+        ms(f"/page/{i}/display.webp")
     ref = [ms("/static/review.css") for _ in range(20)]
-    return {"first_open_p95_ms": round(p95(first), 1), "cached_p95_ms": round(p95(later), 1),
-            "thumb_first_p95_ms": round(p95(thumbs), 1), "full_p95_ms": round(p95(full), 1),
-            "reference_static_css_p95_ms": round(p95(ref), 1)}
+    result["reference_static_css_p95_ms"] = round(p95(ref), 1)
+    return result
 
 
 def exports(archive, out: Path) -> dict:
@@ -173,33 +226,55 @@ def exports(archive, out: Path) -> dict:
 def measure(name: str, archive, report, seconds: float, input_bytes: int, work: Path,
             empty_db: int) -> dict:
     pages = archive.db.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
-    stored = archive_bytes(archive, with_derived=True)
-    caches = stored - archive_bytes(archive, with_derived=False)
+    # Every thumbnail and copy the app would ever make, made now: the most the archive
+    # can hold, not just what ingest left.
+    opened = opening(archive)
+    kinds = bytes_by_kind(archive, empty_db)
+    per_page = sum(v for k, v in kinds.items() if k != "db_fixed")
     old = old_store_bytes(archive)
-    kept = stored - caches
     result = {
         "pages": pages, "ingest_seconds": round(seconds, 1),
         "input_bytes_per_page": round(input_bytes / pages),
-        # What the archive keeps and every backup copies: masters, OCR images, database.
-        "kept_bytes_per_page": round(kept / pages),
-        "kept_over_input": round(kept / input_bytes, 3),
-        "kept_mb_per_page": round(kept / pages / 1e6, 3),
-        "kept_added_over_input": round((kept - empty_db) / input_bytes, 3),
-        # The display copies made at ingest: caches, not backed up, remade when deleted.
-        "display_caches_over_input": round(caches / input_bytes, 3),
-        "with_display_caches_over_input": round(stored / input_bytes, 3),
-        "with_display_caches_mb_per_page": round(stored / pages / 1e6, 3),
+        "kb_per_page_by_kind": {k: round(v / pages / 1024, 1) for k, v in kinds.items()},
+        # Everything a page adds to the archive folder, as a ratio to its input (target
+        # <= 1.2) and in MB; then the same with the empty archive's database (a fixed
+        # cost, 0.24 MB, that 6 pages feel and a school's 10,000 do not).
+        "per_page_over_input": round(per_page / input_bytes, 3),
+        "per_page_mb": round(per_page / pages / 1e6, 3),
+        "scanflow_adds_kb_per_page": round((per_page - kinds["master"]) / pages / 1024, 1),
+        "with_fixed_db_over_input": round((per_page + empty_db) / input_bytes, 3),
         "reference_old_store_over_input": round(old / input_bytes, 3),
     }
-    result["open"] = opening(archive)
+    result["open"] = opened
     out = work / f"{name}-pdf"
     out.mkdir()
     result["export"] = exports(archive, out)
     return result
 
 
+def colour_page_sizes(seed: int = 700) -> dict:
+    """What one generated 300-dpi colour page weighs as a scanner's JPEG, by quality and
+    chroma subsampling (4:2:0 is what libjpeg and most scanners use by default)."""
+    from scanflow.evaluation.synth import render_page
+
+    page = render_page(seed=seed, dpi=300, ink="blue", skew_deg=1.0, lighting=0.3, noise=0.3)
+    bgr = cv2.cvtColor(page.image, cv2.COLOR_RGB2BGR)
+    sizes = {}
+    for quality in (75, 85, 95):
+        for name, factor in (("420", cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420),
+                             ("444", cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444)):
+            ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality,
+                                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor])
+            sizes[f"q{quality}_{name}_mb"] = round(len(buf) / 1e6, 3)
+    return sizes
+
+
 def image_path_speed(pdf: Path, pages: int) -> dict:
-    """Seconds a page to obtain and store the page image and OCR image, old and new."""
+    """Seconds a page to obtain and store the page's images, three ways, interleaved page
+    by page so that load from other work falls on all three alike:
+    old (before masters were kept): pdftoppm, an upright PNG and a PNG OCR image;
+    previous (masters kept, 1600-px and 360-px WebP display copies made at ingest);
+    new (masters kept, only the copies :func:`copies_to_make` asks for: a thumbnail)."""
     from scanflow.archive.images import (
         encode_ocr_image,
         stage_display_copies,
@@ -209,29 +284,44 @@ def image_path_speed(pdf: Path, pages: int) -> dict:
     from scanflow.intake import sources
 
     scan = sources.inspect(pdf)
-    old, new = [], []
+    times: dict[str, list[float]] = {"old": [], "previous": [], "new": []}
+
+    def kept(tmp: Path, name: str, page) -> None:
+        grey = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
+        ocr = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        write_bytes_atomic(tmp / f"{name}.jpg", page.master)
+        if name.startswith("new"):
+            stage_display_copies(tmp / f"{name}.jpg", page.rgb)
+        else:  # as the previous version did: both copies, WebP 80 and 75
+            bgr = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR)
+            h, w = bgr.shape[:2]
+            for width, quality in ((1600, 80), (360, 75)):
+                small = cv2.resize(bgr, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
+                write_bytes_atomic(tmp / f"{name}.{width}.webp", cv2.imencode(
+                    ".webp", small, [cv2.IMWRITE_WEBP_QUALITY, quality])[1].tobytes())
+        data, ext = encode_ocr_image(ocr)
+        write_bytes_atomic(tmp / f"{name}.ocr.{ext}", data)
+
     with tempfile.TemporaryDirectory(prefix="scanflow-imgpath-") as tmp:
+        tmp = Path(tmp)
         for n in range(1, pages + 1):
             t = time.perf_counter()
             info = sources._pdfinfo(pdf, "-f", str(n), "-l", str(n))
             page = sources._rasterise_pdf_page(pdf, n, 300, sources.DEFAULT_MAX_PIXELS, info)
             grey = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
             ocr = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
-            write_png_atomic(Path(tmp) / f"old{n}.png", cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR))
-            write_png_atomic(Path(tmp) / f"old{n}.ocr.png", ocr)
-            old.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            page = sources.render_page(scan, n)
-            grey = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
-            ocr = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
-            write_bytes_atomic(Path(tmp) / f"new{n}.jpg", page.master)
-            stage_display_copies(Path(tmp) / f"new{n}.jpg", page.rgb)
-            data, ext = encode_ocr_image(ocr)
-            write_bytes_atomic(Path(tmp) / f"new{n}.ocr.{ext}", data)
-            new.append(time.perf_counter() - t)
-    return {"old_seconds_per_page": round(statistics.mean(old), 3),
-            "new_seconds_per_page": round(statistics.mean(new), 3),
-            "new_over_old": round(statistics.mean(new) / statistics.mean(old), 3)}
+            write_png_atomic(tmp / f"old{n}.png", cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR))
+            write_png_atomic(tmp / f"old{n}.ocr.png", ocr)
+            times["old"].append(time.perf_counter() - t)
+            for name in ("previous", "new"):
+                t = time.perf_counter()
+                kept(tmp, f"{name}{n}", sources.render_page(scan, n))
+                times[name].append(time.perf_counter() - t)
+    mean = {k: statistics.mean(v) for k, v in times.items()}
+    return {**{f"{k}_seconds_per_page": round(v, 3) for k, v in mean.items()},
+            "previous_over_old": round(mean["previous"] / mean["old"], 3),
+            "new_over_old": round(mean["new"] / mean["old"], 3),
+            "new_over_previous": round(mean["new"] / mean["previous"], 3)}
 
 
 def main() -> None:
@@ -265,6 +355,7 @@ def main() -> None:
             "class", archive, report, secs, pdf.stat().st_size, work, empty_db)
         archive.close()
         results["image_path"] = image_path_speed(pdf, args.pages)
+        results["colour_page_jpeg_sizes"] = colour_page_sizes()
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
