@@ -55,7 +55,7 @@ from flask import (
 from scanflow.archive import transcription as T
 from scanflow.archive.store import current_user, open_archive
 from scanflow.errors import ScanflowError, UsageError
-from scanflow.review import accounts, editing, merge, pageimages, queue
+from scanflow.review import accounts, editing, linepictures, merge, pageimages, queue
 from scanflow.review.throttle import LoginThrottle
 from scanflow.review.context import (
     Forbidden,
@@ -562,6 +562,14 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
                        based_on=T.latest_number(get_archive(), piece_id))
 
     # -- pictures ------------------------------------------------------------------------
+
+    @app.get("/page/<int:page_id>/lines.jpg")
+    def page_lines_picture(page_id: int):
+        # The piece screen's line pictures: ?b= lists the boxes (scanflow.review.linepictures).
+        _may_see_page(page_id)
+        boxes = linepictures.parse_boxes(request.args.get("b", ""))
+        path = linepictures.line_picture(get_archive(), page_id, boxes)
+        return _picture(send_file(path, mimetype="image/jpeg", conditional=True))
 
     @app.get("/page/<int:page_id>/<kind>.webp")
     def page_picture(page_id: int, kind: str):
