@@ -8,6 +8,7 @@ tests/artifacts/review-piece.png.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def test_keyboard_only_correction_save_reload_review(browser, local_server):
     expect(page.locator(".line").nth(0).locator(".crop .wordflag")).to_have_count(1)
     # Every line under its picture: its row of the page's line picture.
     expect(page.locator(".crop:not(.nobox)")).to_have_count(5)
-    assert "/lines.jpg?" in page.locator(".crop").nth(0).evaluate("e => e.style.backgroundImage")
+    expect(page.locator(".crop").nth(0)).to_have_attribute(
+        "style", re.compile(r'background-image: url\("/page/\d+/lines\.jpg\?'))
     # The picture loads on its own (a display copy is made on first request when the
     # page did not come through an ingest, as here): wait for it, then it must be there.
     page.wait_for_function("() => { const i = document.getElementById('page-img'); "
@@ -390,6 +392,7 @@ def test_a_long_piece_shows_twelve_lines_at_once_and_keeps_the_typed_line_in_vie
         status = page.locator(".piece-status").bounding_box()
         assert status["height"] < 32
         # One picture for each page's lines (three requests for 36 lines), a row each.
+        expect(page.locator(".crop").nth(35)).to_have_attribute("style", re.compile("lines.jpg"))
         urls = page.evaluate("[...new Set([...document.querySelectorAll('.crop')]"
                              ".map(c => c.style.backgroundImage))]")
         assert len(urls) == 3 and all("/lines.jpg?" in u for u in urls)

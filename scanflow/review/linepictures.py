@@ -90,9 +90,8 @@ def ink_owners(gray: np.ndarray, bands: list[Band]) -> np.ndarray:
     belongs to, -1 for paper."""
     _t, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    owners = np.full(gray.shape, -1, np.int16)
     if n <= 1 or not bands:
-        return owners
+        return np.full(gray.shape, -1, np.int16)
     cx = np.array([b.cx for b in bands])
     cy = np.array([b.cy for b in bands])
     t = np.radians([b.deg for b in bands])
