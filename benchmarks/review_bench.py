@@ -21,12 +21,18 @@
    piece open, line save and queue listing.
 
 With ``--browser`` (headless Chromium, Debian's /usr/bin/chromium via Playwright), also:
-   * open ready   a 34-38-line piece opened in the browser until the first line box has
-                  the focus (``body[data-ready]``; the page picture may still be loading),
-                  p95 goal 300 ms. The pages' display copies are made first, as ingest
-                  makes them (this archive is written by SQL, with none);
-   * save         Ctrl+S after one corrected line until the page says "Saved", p95 goal
-                  100 ms;
+   * open ready   a 34-38-line piece opened in the browser: from asking for it to the end
+                  of the first frame drawn with the first line box focused, ready to type
+                  (the page's marks 'ready' and 'ready-painted', on its clock, which is the
+                  machine's; the page picture may still be loading); p95 goal 300 ms.
+                  Also shown: when Playwright sees ``body[data-ready]``, which adds
+                  Playwright's own work in every new page (its injected script, ~50 ms of
+                  script evaluation in a Chromium trace on a busy machine). The pages'
+                  display copies are made first, as ingest makes them (this archive is
+                  written by SQL, with none);
+   * save         Ctrl+S after one corrected line until the frame saying "Saved" is drawn
+                  (from the key event's time to the page's mark 'saved-painted'), p95 goal
+                  100 ms; also shown: until Playwright sees the text;
    * scoring      the scoring panel by keyboard for a teacher who agrees with every
                   suggestion: ↓ past each suggested level, the evidence's level typed for
                   the teacher-judgement criteria, Enter; keystrokes counted, the script's
@@ -42,6 +48,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import random
 import re
 import shutil
@@ -360,12 +367,19 @@ READ_SECONDS_PER_CRITERION = 1.5  # a person's time, modelled (stated, not measu
 KEYS_PER_SECOND = 3.0
 
 
+def _serve(path: Path, conn) -> None:
+    from scanflow.review.server import make_server, url_of
+
+    server = make_server(path, "127.0.0.1", 0, threads=4, token=False)
+    conn.send(url_of(server))
+    server.run()
+
+
 def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
     """Open, save and scoring timings in headless Chromium (see the module docstring)."""
     from playwright.sync_api import sync_playwright
 
     from scanflow.archive.store import open_archive
-    from scanflow.review.server import make_server, url_of
 
     rng = random.Random(seed)
     archive = open_archive(path)
@@ -376,10 +390,13 @@ def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
         "SELECT id FROM pieces WHERE status = 'reviewed' AND genre = 'narrative' "
         "AND id NOT IN (SELECT piece_id FROM scores) LIMIT 2000")]  # not scored by a past run
     archive.close()
-    server = make_server(path, "127.0.0.1", 0, threads=4, token=False)
-    threading.Thread(target=server.run, daemon=True).start()
-    base = url_of(server).rstrip("/")
-    opened, saved, scoring = [], [], []
+    # The server in a process of its own, as 'scanflow serve' runs: in this one, its
+    # work would hold Python's lock while Playwright's client waits for the browser.
+    ours, theirs = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=_serve, args=(path, theirs), daemon=True)
+    server.start()
+    base = ours.recv().rstrip("/")
+    opened, seen, saved, saved_seen, scoring = [], [], [], [], []
     first_byte, html_in, script_ready = [], [], []
     try:
         with sync_playwright() as p:
@@ -404,28 +421,37 @@ def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
                 reference.append((time.perf_counter() - start) * 1000)
             for piece in chosen:
                 start = time.perf_counter()
+                start_clock = time.time() * 1000
                 # Ready to type is the focused first line box; the page's picture may still
                 # be arriving.
                 page.goto(f"{base}/piece/{piece}", wait_until="domcontentloaded")
                 page.wait_for_selector("body[data-ready='1']")
-                opened.append((time.perf_counter() - start) * 1000)
+                seen.append((time.perf_counter() - start) * 1000)
                 # Where it went, from the page's own clock (0 = navigation start).
-                marks = page.evaluate(
+                page.wait_for_function("() => performance.getEntriesByName('ready-painted').length > 0")
+                origin, *marks = page.evaluate(
                     "() => { const n = performance.getEntriesByType('navigation')[0]; "
-                    "const r = performance.getEntriesByName('ready')[0]; "
-                    "return [n.responseStart, n.responseEnd, r ? r.startTime : null]; }")
+                    "const m = k => performance.getEntriesByName(k)[0].startTime; "
+                    "return [performance.timeOrigin, n.responseStart, n.responseEnd, "
+                    "m('ready'), m('ready-painted')]; }")
                 first_byte.append(marks[0])
                 html_in.append(marks[1])
-                if marks[2] is not None:
-                    script_ready.append(marks[2])
+                script_ready.append(marks[2])
+                opened.append(origin + marks[3] - start_clock)
                 page.wait_for_load_state("load")
                 page.locator("#lines input").first.fill(f"checked by the benchmark at {time.time()}")
                 page.keyboard.press("Enter")
                 page.wait_for_selector(".line.saving", state="detached")  # (the CSP forbids eval)
+                page.evaluate("() => performance.clearMarks()")
                 start = time.perf_counter()
                 page.keyboard.press("Control+s")
                 page.wait_for_selector("#save-state:has-text('Saved as version')")
-                saved.append((time.perf_counter() - start) * 1000)
+                saved_seen.append((time.perf_counter() - start) * 1000)
+                page.wait_for_function(
+                    "() => performance.getEntriesByName('saved-painted').length > 0")
+                saved.append(page.evaluate(
+                    "() => performance.getEntriesByName('saved-painted')[0].startTime - "
+                    "performance.getEntriesByName('save-asked')[0].startTime"))
             for piece in rng.sample(reviewed, min(max(3, pieces // 4), len(reviewed))):
                 page.goto(f"{base}/piece/{piece}")
                 page.wait_for_selector("body[data-ready='1']")
@@ -454,7 +480,8 @@ def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
                                 "person_seconds_modelled": round(person, 1)})
             browser.close()
     finally:
-        server.close()
+        server.terminate()
+        server.join()
     ref = stats(reference)
     result = {"reference_static_file": ref, "scoring": scoring,
               "open_phases_from_navigation": {
@@ -462,7 +489,9 @@ def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
                                                  ("html_received", html_in),
                                                  ("script_ready", script_ready)) if v}}
     for name, samples, goal in (("open_ready_to_type", opened, 300.0),
-                                ("save_in_browser", saved, GOAL_MS)):
+                                ("open_seen_by_playwright", seen, 300.0),
+                                ("save_in_browser", saved, GOAL_MS),
+                                ("save_seen_by_playwright", saved_seen, GOAL_MS)):
         s = stats(samples)
         s.update(goal_p95_ms=goal, meets_goal=s["p95"] <= goal,
                  p95_vs_reference_p50=round(s["p95"] / ref["p50"], 1) if ref["p50"] else None)
@@ -499,9 +528,10 @@ def main() -> None:
         b = result["browser"]
         r = b["reference_static_file"]
         print(f"In Chromium (reference: loading a static file, p50 {r['p50']:.1f} ms):")
-        for name in ("open_ready_to_type", "save_in_browser"):
+        for name in ("open_ready_to_type", "open_seen_by_playwright", "save_in_browser",
+                     "save_seen_by_playwright"):
             s = b[name]
-            print(f"  {name.replace('_', ' '):<22} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms"
+            print(f"  {name.replace('_', ' '):<24} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms"
                   f"  p95/ref {s['p95_vs_reference_p50']}x  n={s['n']}  goal p95 <= "
                   f"{s['goal_p95_ms']:.0f} ms: {'met' if s['meets_goal'] else 'NOT MET'}")
         phases = b["open_phases_from_navigation"]
