@@ -452,6 +452,9 @@ def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
                 saved.append(page.evaluate(
                     "() => performance.getEntriesByName('saved-painted')[0].startTime - "
                     "performance.getEntriesByName('save-asked')[0].startTime"))
+                # A teacher spends minutes on a piece: its pictures are in before the next
+                # one is opened (on a page's first view the line pictures are cut then).
+                page.wait_for_load_state("networkidle")
             for piece in rng.sample(reviewed, min(max(3, pieces // 4), len(reviewed))):
                 page.goto(f"{base}/piece/{piece}")
                 page.wait_for_selector("body[data-ready='1']")
