@@ -14,7 +14,9 @@
    * queue        GET /queue with random filters (class / half term / genre / status /
                   page), as teachers use it;
    * version save POST /api/piece/ID/save (a draft of corrected lines becomes a version);
-   * page picture GET /page/ID/display.webp, first time (made and cached) and again.
+   * page picture GET /page/ID/display.webp, first time (made and cached) and again;
+   * line pictures GET /page/ID/lines.jpg?b=... for the page's recognised lines, first
+                  time (cut from the display copy and cached) and again.
    Reference, measured in the same run: GET of a static file (the app's CSS), i.e. the
    cost of an HTTP round trip through the same server with no archive work.
    Reports p50 / p95 / max in ms and p95 / reference p50; the goal is p95 <= 100 ms for
@@ -343,6 +345,25 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
             assert status == 200 and body[:4] == b"RIFF", body[:300]
             cold.append(ms)
             warm.append(client.get(f"/page/{page}/display.webp")[2])
+
+        # The piece screen's line pictures, for a page's recognised lines: cut on the
+        # first view (its display copy already made), then from the cache.
+        lines_cold, lines_warm = [], []
+        archive = open_archive(path)
+        for page in rng.sample(range(1, counts["pages"] + 1), 15):
+            boxes = archive.db.execute(
+                "SELECT group_concat(x || ',' || y || ',' || w || ',' || h, ';') FROM "
+                "(SELECT x, y, w, h FROM lines WHERE page_id = ? ORDER BY line_no)",
+                [page]).fetchone()[0]
+            client.get(f"/page/{page}/display.webp")
+            for old in (path / "images" / "derived" / f"p{page}").glob("*.lines-*"):
+                old.unlink()
+            url = f"/page/{page}/lines.jpg?b={boxes}"
+            status, body, ms = client.get(url)
+            assert status == 200 and body[:2] == b"\xff\xd8", body[:300]
+            lines_cold.append(ms)
+            lines_warm.append(client.get(url)[2])
+        archive.close()
     finally:
         client.conn.close()
         time.sleep(0.2)  # let the server finish with the connection before it closes
@@ -352,7 +373,9 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
     result = {"archive": counts, "reference_static_file": stats(ref)}
     for name, samples in (("piece_open", piece_open), ("line_save", line_save),
                           ("queue_listing", queue), ("version_save", version_save),
-                          ("picture_first_time", cold), ("picture_cached", warm)):
+                          ("picture_first_time", cold), ("picture_cached", warm),
+                          ("line_pictures_first_time", lines_cold),
+                          ("line_pictures_cached", lines_warm)):
         s = stats(samples)
         s["p95_vs_reference_p50"] = round(s["p95"] / ref_p50, 1) if ref_p50 else None
         if name in ("piece_open", "line_save", "queue_listing"):
@@ -525,7 +548,8 @@ def main() -> None:
           f"{a['words']:,} words, {a['transcription_versions']:,} saved versions"
           + (f" (built in {built}s)" if built else " (cached)"))
     print_timings(result, ("piece_open", "line_save", "queue_listing", "version_save",
-                           "picture_first_time", "picture_cached"), width=26, show_n=True)
+                           "picture_first_time", "picture_cached", "line_pictures_first_time",
+                           "line_pictures_cached"), width=26, show_n=True)
     print(f"piece page size: {result['piece_page_kb_mean']} KB on average")
     if args.browser:
         b = result["browser"]
