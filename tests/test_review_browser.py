@@ -8,6 +8,7 @@ tests/artifacts/review-piece.png.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -119,7 +120,10 @@ def test_keyboard_only_correction_save_reload_review(browser, local_server):
     expect(page.locator(".box.current")).to_have_count(1)
     expect(page.locator(".line").nth(0).locator(".mirror mark")).to_have_text("tine")
     expect(page.locator(".line").nth(0).locator(".crop .wordflag")).to_have_count(1)
-    expect(page.locator(".crop .crop-page")).to_have_count(5)  # every line under its picture
+    # Every line under its picture: its row of the page's line picture.
+    expect(page.locator(".crop:not(.nobox)")).to_have_count(5)
+    expect(page.locator(".crop").nth(0)).to_have_attribute(
+        "style", re.compile(r'background-image: url\("/page/\d+/lines\.jpg\?'))
     # The picture loads on its own (a display copy is made on first request when the
     # page did not come through an ingest, as here): wait for it, then it must be there.
     page.wait_for_function("() => { const i = document.getElementById('page-img'); "
@@ -387,9 +391,20 @@ def test_a_long_piece_shows_twelve_lines_at_once_and_keeps_the_typed_line_in_vie
         # The header's status is one line, not three.
         status = page.locator(".piece-status").bounding_box()
         assert status["height"] < 32
-        # Each picture is cut to its own line's words: a clip path from the word boxes.
-        clip = page.evaluate("getComputedStyle(document.querySelector('.crop-page')).clipPath")
-        assert clip.startswith("polygon(")
+        # One picture for each page's lines (three requests for 36 lines), a row each.
+        expect(page.locator(".crop").nth(35)).to_have_attribute("style", re.compile("lines.jpg"))
+        urls = page.evaluate("[...new Set([...document.querySelectorAll('.crop')]"
+                             ".map(c => c.style.backgroundImage))]")
+        assert len(urls) == 3 and all("/lines.jpg?" in u for u in urls)
+        loaded = page.evaluate("""urls => Promise.all(urls.map(u => fetch(u.slice(5, -2))
+            .then(r => r.blob().then(b => [r.status, b.type, b.size]))))""", urls)
+        assert all(status == 200 and kind == "image/jpeg" and size > 1000
+                   for status, kind, size in loaded), loaded
+        # Row k of a page's picture for its k-th line: 12 rows down each page.
+        rows = page.evaluate("[...document.querySelectorAll('.crop')].map(c => "
+                             "[parseFloat(c.style.backgroundPosition.split(' ')[1]), "
+                             "c.getBoundingClientRect().height])")
+        assert [round(-top / height) for top, height in rows] == list(range(12)) * 3
         page.screenshot(path="/tmp/wt15_dense.png")
         _line(page, 0).click()
         for n in range(1, 36):  # quick ↓ presses: the box typed in is always wholly in view

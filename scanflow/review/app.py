@@ -44,6 +44,7 @@ from flask import (
     abort,
     flash,
     g,
+    Response,
     jsonify,
     redirect,
     render_template,
@@ -56,7 +57,7 @@ from flask import (
 from scanflow.archive import transcription as T
 from scanflow.archive.store import current_user, open_archive
 from scanflow.errors import ScanflowError, UsageError
-from scanflow.review import accounts, editing, merge, pageimages, queue
+from scanflow.review import accounts, editing, linepictures, merge, pageimages, queue
 from scanflow.review.throttle import LoginThrottle
 from scanflow.review.context import (
     Forbidden,
@@ -123,6 +124,7 @@ def create_app(archive_path: str | Path, *, require_login: bool = False,
         "rubrics": {},
         "throttle": LoginThrottle(),
         "token": token,
+        "line_pictures": linepictures.PictureCache(),
     }
     app.jinja_env.globals.update(csrf_token=csrf_token, reminder=REMINDER)
     app.jinja_env.filters["when"] = human_time
@@ -563,6 +565,15 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
                        based_on=T.latest_number(get_archive(), piece_id))
 
     # -- pictures ------------------------------------------------------------------------
+
+    @app.get("/page/<int:page_id>/lines.jpg")
+    def page_lines_picture(page_id: int):
+        # The piece screen's line pictures: ?b= lists the boxes (scanflow.review.linepictures).
+        _may_see_page(page_id)
+        boxes = linepictures.parse_boxes(request.args.get("b", ""))
+        data = linepictures.line_picture(get_archive(), page_id, boxes,
+                                         conf()["line_pictures"])
+        return _picture(Response(data, mimetype="image/jpeg"))
 
     # The URL keeps ".webp" (bookmarks, cached pages) though a display picture is often
     # the scanner's JPEG itself: browsers go by the Content-Type, which is exact.

@@ -93,18 +93,6 @@ def low_confidence_words(archive: Archive, piece_id: int,
     return out
 
 
-def word_outlines(archive: Archive, piece_id: int) -> dict[int, list[list[int]]]:
-    """``{ocr line id: [[x, y, w, h], ...]}``: every word's box, left to right, so a line's
-    picture can be cut to its own writing (the neighbours' ink masked)."""
-    out: dict[int, list[list[int]]] = {}
-    for line_id, x, y, w, h in archive.db.execute(
-            "SELECT words.line_id, words.x, words.y, words.w, words.h FROM pages "
-            "JOIN words ON words.page_id = pages.id WHERE pages.piece_id = ? "
-            "AND words.w > 0 AND words.h > 0 ORDER BY words.line_id, words.x", [piece_id]):
-        out.setdefault(line_id, []).append([x, y, w, h])
-    return out
-
-
 # --- changing a draft -----------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from flask import render_template, session, url_for
 from scanflow.archive import transcription as T
 from scanflow.archive.store import Archive
 from scanflow.errors import ScanflowError
-from scanflow.review import editing, merge, pageimages
+from scanflow.review import editing, linepictures, merge, pageimages
 from scanflow.review.context import (
     conf,
     csrf_token,
@@ -28,24 +28,13 @@ def lines_json(archive: Archive, piece_id: int, lines: list[T.TLine],
                 flags: dict | None = None) -> list[dict]:
     if flags is None:
         flags = editing.low_confidence_words(archive, piece_id)
-    outlines = editing.word_outlines(archive, piece_id)
     out = []
     for line in lines:
         d = asdict(line)
         # Marks stay until a person has read the line against the page.
         d["flags"] = flags.get(line.ocr_line_id, []) if line.confidence is not None else []
-        d["outline"] = _inside(outlines.get(line.ocr_line_id, []), line)
         out.append(d)
     return out
-
-
-def _inside(boxes: list[list[int]], line: T.TLine) -> list[list[int]]:
-    """The word boxes whose centre lies in the line's box: after a split, each half
-    keeps only its own words."""
-    if None in (line.x, line.y, line.w, line.h):
-        return []
-    return [b for b in boxes if line.x <= b[0] + b[2] / 2 <= line.x + line.w
-            and line.y <= b[1] + b[3] / 2 <= line.y + line.h]
 
 
 def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | None = None,
@@ -77,6 +66,8 @@ def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | 
                       "skew": skew or 0.0,
                       "display": url_for("page_picture", page_id=pid, kind="display", v=v),
                       "full": url_for("page_full", page_id=pid, v=v),
+                      "lines_picture": url_for("page_lines_picture", page_id=pid, v=v)
+                      if rel else "",
                       "display_width": min(w or 0, pageimages.SIZES["display"])})
     year = archive.db.execute("SELECT year_group FROM pupils WHERE pupil_id = ?",
                               [piece.pupil_id]).fetchone()[0]
@@ -88,6 +79,7 @@ def render_piece(piece_id: int, *, error: str | None = None, texts: list[str] | 
     data = {
         "piece": piece_id, "based_on": based_on, "rev": rev, "has_draft": draft is not None,
         "pages": pages, "lines": line_data, "csrf": csrf_token(),
+        "line_row": linepictures.ROW,
         "urls": {op: url_for(f"api_{op}", piece_id=piece_id)
                  for op in ("line", "split", "merge", "insert", "delete", "save", "score")},
         "conflict": conflict,

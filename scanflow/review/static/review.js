@@ -146,8 +146,27 @@
   function lineItems() { return el.list ? el.list.children : []; }
   function inputAt(i) { var li = lineItems()[i]; return li ? li.querySelector("input") : null; }
 
-  function renderLines() {
+  // `asServed`: the list is the one in the page's HTML (opening the piece), so it is
+  // only wired up, not built again: the first line can be typed in sooner.
+  function renderLines(asServed) {
     if (!el.list) return;
+    if (!asServed) buildLines();
+    planPictures();
+    Array.prototype.forEach.call(lineItems(), function (li, i) {
+      wireLine(li, i);
+      if (!asServed || flagged(state.lines[i]).length) drawMirror(i);
+    });
+    drawCrops();
+    drawBoxes();
+  }
+
+  function drawCrops() {
+    var first = lineItems()[0];
+    var avail = first ? first.querySelector(".edit").clientWidth : 0;  // one layout, not 36
+    state.lines.forEach(function (_, i) { drawCrop(i, avail); });
+  }
+
+  function buildLines() {
     var frag = document.createDocumentFragment();
     state.lines.forEach(function (line, i) {
       var li = document.createElement("li");
@@ -177,12 +196,6 @@
     });
     el.list.textContent = "";
     el.list.appendChild(frag);
-    Array.prototype.forEach.call(lineItems(), function (li, i) {
-      wireLine(li, i);
-      drawCrop(i);
-      drawMirror(i);
-    });
-    drawBoxes();
   }
 
   function wireLine(li, i) {
@@ -240,71 +253,80 @@
              deg: t ? page.skew : 0 };
   }
 
-  // The line's own writing: a polygon along the tops of its words left to right and back
-  // along their bottoms (page pixels times the crop's scale), so the ink of the lines
-  // above and below is masked. Without word boxes (a line typed in), the line's box.
-  function outlinePath(line, s, pad) {
-    var words = (line.outline && line.outline.length) ? line.outline
-      : [[line.x, line.y, line.w, line.h]];
-    var top = [], bottom = [];
-    words.forEach(function (w) {
-      var x0 = (w[0] - pad) * s, x1 = (w[0] + w[2] + pad) * s;
-      var y0 = Math.max(line.y - pad, w[1] - pad) * s;
-      var y1 = Math.min(line.y + line.h + pad, w[1] + w[3] + pad) * s;
-      top.push(x0.toFixed(1) + "px " + y0.toFixed(1) + "px", x1.toFixed(1) + "px " + y0.toFixed(1) + "px");
-      bottom.unshift(x0.toFixed(1) + "px " + y1.toFixed(1) + "px", x1.toFixed(1) + "px " + y1.toFixed(1) + "px");
+  // Each page's lines come as one picture from the server (/page/ID/lines.jpg): row k
+  // is the k-th box named in its address, levelled, ROW pixels high, with the ink of the
+  // lines above and below painted out. Its address lists the boxes, so it follows splits
+  // and joins; the same boxes give the same address, which the browser keeps.
+  var pictureRow = {};  // line index -> [picture URL, its row, rows in the picture]
+  // Opening a piece, the pictures are asked for once the focused first line is on the
+  // screen: on a page's first view the server cuts them then (~0.1 s of work), and
+  // that work should not hold up the line the teacher can already type in.
+  var picturesShown = false;
+
+  function showPictures() {
+    picturesShown = true;
+    Array.prototype.forEach.call(document.querySelectorAll(".crop[data-picture]"), function (c) {
+      c.style.backgroundImage = "url(\"" + c.dataset.picture + "\")";
     });
-    // bottom was built right to left in pairs; each pair must run right then left.
-    for (var k = 0; k < bottom.length; k += 2) {
-      var t = bottom[k]; bottom[k] = bottom[k + 1]; bottom[k + 1] = t;
-    }
-    return "polygon(" + top.concat(bottom).join(", ") + ")";
   }
 
-  // Each line's own strip of the page, cut out by CSS from the page picture the browser
-  // already has (no extra request, nothing for the server to do) and turned level.
-  function drawCrop(i) {
+  function planPictures() {
+    var perPage = {};
+    pictureRow = {};
+    state.lines.forEach(function (line, i) {
+      var page = pagesById[line.page_id];
+      if (!page || !page.lines_picture || line.x === null || line.w === null || !line.w || !line.h) return;
+      var boxes = perPage[line.page_id] || (perPage[line.page_id] = []);
+      pictureRow[i] = [line.page_id, boxes.length];
+      boxes.push([line.x, line.y, line.w, line.h].map(Math.round).join(","));
+    });
+    Object.keys(pictureRow).forEach(function (i) {
+      var at = pictureRow[i];
+      var boxes = perPage[at[0]];
+      pictureRow[i] = [pagesById[at[0]].lines_picture + "&b=" + boxes.join(";"), at[1], boxes.length];
+    });
+  }
+
+  function drawCrop(i, avail) {
     var li = lineItems()[i];
     if (!li) return;
     var crop = li.querySelector(".crop");
     var line = state.lines[i];
     var page = pagesById[line.page_id];
+    var at = pictureRow[i];
     crop.textContent = "";
-    if (!page || line.x === null || line.w === null || !line.w || !line.h) {
+    if (!page || !at) {
       crop.classList.add("nobox");
+      crop.style.backgroundImage = "";
+      delete crop.dataset.picture;
       return;
     }
     crop.classList.remove("nobox");
     var b = band(line, page);
-    var padY = Math.max(3, Math.round(b.h * 0.08)), padX = 10;
+    var padY = Math.max(3, Math.round(b.h * 0.08)), padX = 10;  // as the server pads
     var cw = b.w + 2 * padX, ch = b.h + 2 * padY;
-    var avail = li.querySelector(".edit").clientWidth || 600;  // as wide as the text box
+    if (!avail) avail = li.querySelector(".edit").clientWidth || 600;  // as wide as the text box
     // Never blow a crop up past the display picture's own resolution, nor a short line
     // up to giant size: about twice the height of the typed text is easy to compare.
     var s = Math.min(avail / cw, page.display_width / page.width, CROP_LINE_PX / ch);
+    var height = ch * s, f = height / data.line_row;
     crop.style.width = Math.round(cw * s) + "px";
-    crop.style.height = Math.round(ch * s) + "px";
-    var sheet = document.createElement("div");
-    sheet.className = "crop-page";
-    sheet.style.width = Math.round(page.width * s) + "px";
-    sheet.style.height = Math.round(page.height * s) + "px";
-    sheet.style.backgroundImage = "url(\"" + page.display + "\")";
-    sheet.style.left = Math.round(cw * s / 2 - b.cx * s) + "px";
-    sheet.style.top = Math.round(ch * s / 2 - b.cy * s) + "px";
-    sheet.style.transformOrigin = (b.cx * s) + "px " + (b.cy * s) + "px";
-    if (b.deg) sheet.style.transform = "rotate(" + (-b.deg) + "deg)";
-    sheet.style.clipPath = outlinePath(line, s, padY);
-    flagged(line).forEach(function (f) {
+    crop.style.height = Math.round(height) + "px";
+    crop.dataset.picture = at[0];
+    if (picturesShown) crop.style.backgroundImage = "url(\"" + at[0] + "\")";
+    crop.style.backgroundSize = "auto " + (f * data.line_row * at[2]).toFixed(2) + "px";
+    crop.style.backgroundPosition = "0 " + (-f * data.line_row * at[1]).toFixed(2) + "px";
+    var left = b.cx - cw / 2, top = b.cy - ch / 2;
+    flagged(line).forEach(function (w) {
       var m = document.createElement("div");
       m.className = "wordflag";
-      m.title = "The recogniser was unsure of “" + f.text + "” (" + f.confidence + "%)";
-      m.style.left = Math.round(f.x * s) + "px";
-      m.style.top = Math.round(f.y * s) + "px";
-      m.style.width = Math.round(f.w * s) + "px";
-      m.style.height = Math.round(f.h * s) + "px";
-      sheet.appendChild(m);
+      m.title = "The recogniser was unsure of “" + w.text + "” (" + w.confidence + "%)";
+      m.style.left = Math.round((w.x - left) * s) + "px";
+      m.style.top = Math.round((w.y - top) * s) + "px";
+      m.style.width = Math.round(w.w * s) + "px";
+      m.style.height = Math.round(w.h * s) + "px";
+      crop.appendChild(m);
     });
-    crop.appendChild(sheet);
   }
 
   function setCurrent(i) {
@@ -521,7 +543,8 @@
   document.addEventListener("keydown", function (e) {
     if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "s" || e.key === "S")) {
       e.preventDefault();
-      saveVersion(false).catch(function () {});
+      performance.mark("save-asked", { startTime: e.timeStamp });  // for the benchmark
+      saveVersion(false).then(function () { markPainted("saved-painted"); }, function () {});
       return;
     }
     var inField = e.target && (e.target.tagName === "INPUT" || e.target.tagName === "SELECT");
@@ -655,7 +678,10 @@
     var v = el.viewer;
     var top = b.offsetTop - v.clientHeight / 3;
     var left = el.stage.offsetWidth > v.clientWidth ? b.offsetLeft - 24 : 0;
-    v.scrollTo({ top: Math.max(0, top), left: Math.max(0, left), behavior: "smooth" });
+    // Glide from line to line; on opening the piece, jump (nothing to follow yet, and
+    // frames spent animating are frames before the first line can be typed in).
+    v.scrollTo({ top: Math.max(0, top), left: Math.max(0, left),
+                 behavior: document.body.dataset.ready ? "smooth" : "auto" });
   }
 
   function wireViewer() {
@@ -712,7 +738,7 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () {
       layoutStage();
-      state.lines.forEach(function (_, i) { drawCrop(i); });
+      drawCrops();
     }, 120);
   });
 
@@ -799,6 +825,12 @@
     }
   });
 
+  // A mark once the frame showing what just changed has been drawn: the task after the
+  // next animation frame runs after that frame's paint.
+  function markPainted(name) {
+    requestAnimationFrame(function () { setTimeout(function () { performance.mark(name); }, 0); });
+  }
+
   // ------------------------------------------------------------------------------ start
 
   var addFirst = document.getElementById("add-first");
@@ -807,11 +839,16 @@
   }
   wireViewer();
   showPage(0);
-  renderLines();
+  renderLines(true);
   if (state.hasDraft) setStatus(el.status.textContent || "Your unsaved changes are restored.");
   // Start where the work is: the first line nobody has read yet.
   var first = state.lines.findIndex(function (l) { return l.confidence !== null; });
   if (state.lines.length) go(first < 0 ? 0 : first, 0);
   loadScoring();
   document.body.dataset.ready = "1";
+  // When the box can be typed in, and when the frame showing it has been drawn:
+  // benchmarks/review_bench.py reads both.
+  performance.mark("ready");
+  markPainted("ready-painted");
+  requestAnimationFrame(function () { setTimeout(showPictures, 0); });
 })();
