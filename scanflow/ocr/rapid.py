@@ -442,8 +442,10 @@ class RapidOcrEngine(OcrEngine):
         boxes = detector(_rgb(small)).boxes
         if boxes is None:
             return []
-        boxes = map_boxes_to_original(np.asarray(boxes, dtype=np.float64), record, h, w)
-        return [b.reshape(4, 2) for b in boxes]
+        # Mapped back in the detector's own precision, as RapidOCR does: the same boxes to
+        # the last bit, so the same line images and the same reading.
+        boxes = map_boxes_to_original(np.array(boxes), record, h, w)
+        return [np.asarray(b, dtype=np.float64).reshape(4, 2) for b in boxes]
 
     def read_lines(self, img: np.ndarray, quads: Sequence[np.ndarray]) -> list[LineReading]:
         """What the recogniser reads in each quadrilateral of ``img``."""
