@@ -331,7 +331,7 @@ def against_ocrmypdf(pdf: Path, pages: int, work: Path, rounds: int, exe: str | 
                 sys.exit(f"{who} failed (exit {rc})")
             runs[who].append((wall, (after.ru_utime - before.ru_utime)
                               + (after.ru_stime - before.ru_stime)))
-    out: dict = {"pages": pages, "rounds": rounds, "cores": cores, "ocrmypdf": version}
+    out: dict = {"pages": pages, "rounds": rounds, "cores": cores, "ocrmypdf_version": version}
     for who, samples in runs.items():
         wall = sum(w for w, _ in samples) / len(samples)
         cpu = sum(c for _, c in samples) / len(samples)
@@ -380,7 +380,7 @@ def main() -> int:
             if "skipped" in o:
                 print(f"against OCRmyPDF: skipped ({o['skipped']})")
             else:
-                print(f"against OCRmyPDF {o['ocrmypdf']}, {o['pages']} pages, {o['rounds']} "
+                print(f"against OCRmyPDF {o['ocrmypdf_version']}, {o['pages']} pages, {o['rounds']} "
                       f"alternating rounds, --jobs {o['cores']} each:")
                 for who in ("scanflow", "ocrmypdf"):
                     print(f"  {who:<9} {o[who]['pages_per_s']:.3f} pages/s, "
