@@ -1,6 +1,7 @@
 """The archive over years on a large archive: pupil page, class grid, search; backup.
 
     .venv/bin/python benchmarks/archive_bench.py [--pieces 25000] [--requests 200] [--json]
+                                                 [--requests-only]
 
 1. Builds (once, cached under benchmarks/out/archive-bench-N) an archive of N pieces with
    the review benchmark's generator (``benchmarks/review_bench.py``: ~700 pupils in 24
@@ -96,7 +97,7 @@ def timed(fn, n: int) -> list[float]:
     return out
 
 
-def run(path: Path, requests: int, seed: int = 5) -> dict:
+def run(path: Path, requests: int, seed: int = 5, safety_too: bool = True) -> dict:
     from scanflow.archive.search import search
     from scanflow.exports.classview import class_view
     from scanflow.exports.portfolio import pupil_portfolio
@@ -167,7 +168,8 @@ def run(path: Path, requests: int, seed: int = 5) -> dict:
             s["meets_goal"] = s["p95"] <= GOAL_MS
         result[name] = s
     archive.close()
-    result.update(safety(path))
+    if safety_too:
+        result.update(safety(path))
     return result
 
 
@@ -261,10 +263,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--requests-only", action="store_true",
+                        help="time the pages only, not backup, restore, check and erasure")
     args = parser.parse_args()
     path = OUT / f"archive-bench-{args.pieces}"
     built = build_cached(path, args.pieces, rebuild=args.rebuild, then=add_history_and_scores)
-    result = run(path, args.requests)
+    result = run(path, args.requests, safety_too=not args.requests_only)
     result["build_seconds"] = built
     if args.json:
         print(json.dumps(result, indent=2))
@@ -275,6 +279,8 @@ def main() -> None:
           + (f" (built in {built}s)" if built else " (cached)"))
     print_timings(result, ("pupil_page", "class_grid", "search_page", "lib_pupil_portfolio",
                            "lib_class_view", "lib_search"), width=24)
+    if args.requests_only:
+        return
     b = result["backup"]
     print(f"backup: {b['seconds']} s, {b['total_mb']} MB (database {b['db_mb']} MB, "
           f"{b['images']} distinct images {b['image_mb']} MB)")

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/ingest_speed.py [--pages 10] [--big 100] [--json]
     .venv/bin/python benchmarks/ingest_speed.py --profile [--pages 4] [--engine tesseract]
     .venv/bin/python benchmarks/ingest_speed.py --scaling [--pages 6] [--rounds 2]
+    .venv/bin/python benchmarks/ingest_speed.py --ocrmypdf [--ocrmypdf-exe PATH] [--pages 6]
 
 1. Speed: a PDF of N synthetic handwriting pages (scanflow.evaluation.synth) is
    a) rasterised with pdftoppm at 300 dpi and read by bare ``tesseract`` (same
@@ -18,10 +19,14 @@ orientation, cleaning, recognition, image writes, image hashes, database, other)
 real ``ingest()`` run in this process with one worker and each stage's function wrapped.
 The goal: everything but the engine's own recognition <= 15 % of the CPU.
 
-``--scaling``: ``scanflow ingest`` with 1 and 2 workers (and the threads rule of
-``scanflow.intake.ingest.engine_threads``) in interleaved rounds, so a machine shared with
-other work slows both alike: pages/s, CPU-s a page (the whole process tree), and the ratio
-of 2 workers to 1 (goal >= 1.8x on 2 cores).
+``--scaling``: ``scanflow ingest`` with 1 and 2 workers, each with one engine thread and
+with the threads rule of ``scanflow.intake.ingest.engine_threads`` (one worker on 2 cores
+gets 2), in interleaved rounds, so a machine shared with other work slows all alike:
+pages/s, CPU-s a page (the whole process tree), and the ratios of 2 workers to 1 (goal
+>= 1.8x on 2 cores).
+
+``--ocrmypdf``: scanflow's pages/s against OCRmyPDF's on the same PDF (goal >= 1.5x), when
+OCRmyPDF is installed; see :func:`against_ocrmypdf`.
 """
 
 from __future__ import annotations
@@ -121,13 +126,15 @@ def bare_tesseract(pdf: Path, work: Path, cores: int) -> tuple[float, float]:
     return raster, time.monotonic() - t0
 
 
-def scanflow_ingest(pdf: Path, archive: Path, cores: int,
-                    engine: str | None = None) -> tuple[float, int, int]:
+def scanflow_ingest(pdf: Path, archive: Path, cores: int, engine: str | None = None,
+                    threads: int | None = None) -> tuple[float, int, int]:
     exe = str(Path(sys.executable).parent / "scanflow")
     subprocess.run([exe, "init", str(archive)], check=True, capture_output=True)
     cmd = [exe, "ingest", "--archive", str(archive), str(pdf), "--half-term", HALF_TERM,
            "--genre", "narrative", "--jobs", str(cores), "-q"]
-    return run_measured(cmd + (["--engine", engine] if engine else []))
+    cmd += (["--engine", engine] if engine else []) + (["--threads", str(threads)] if threads
+                                                       else [])
+    return run_measured(cmd)
 
 
 # --- the profile by stage (--profile) ------------------------------------------------
@@ -165,7 +172,8 @@ class StageClock:
         return timed
 
 
-def profile_ingest(pdf: Path, archive_path: Path, engine: str | None) -> dict:
+def profile_ingest(pdf: Path, archive_path: Path, engine: str | None,
+                   threads: int | None = None) -> dict:
     """Ingest ``pdf`` in this process (one worker) with every stage's function wrapped in a
     :class:`StageClock`. Returns CPU seconds by stage, the total, and the page count."""
     from scanflow.archive.store import init_archive
@@ -198,32 +206,44 @@ def profile_ingest(pdf: Path, archive_path: Path, engine: str | None) -> dict:
             engine.orientation = clock.wrap("orientation", engine.orientation)
         return engine
 
+    real_read_ahead = ingest_mod.read_ahead
+
+    def one_by_one(tasks, engine):
+        # The stage clock reads the process's CPU: rendering the next page in a thread
+        # meanwhile would count it in whichever stage runs then.
+        for task in tasks:
+            yield task, ingest_mod.process_page(task, engine)
+
     try:
         for module, name, stage in patches:
             setattr(module, name, clock.wrap(stage, getattr(module, name)))
         ingest_mod.get_engine = warm_engine
+        ingest_mod.read_ahead = one_by_one
         archive = init_archive(archive_path)
         start, wall = clock.cpu(), time.monotonic()
         report = ingest_mod.ingest(archive, [pdf], ingest_mod.IngestOptions(
-            half_term=HALF_TERM, genre="narrative", jobs=1, engine=engine))
+            half_term=HALF_TERM, genre="narrative", jobs=1, engine=engine, threads=threads))
         total, wall = clock.cpu() - start, time.monotonic() - wall
         archive.close()
     finally:
         for module, name, fn in saved:
             setattr(module, name, fn)
         ingest_mod.get_engine = real_get_engine
+        ingest_mod.read_ahead = real_read_ahead
     pages = report.pages_ok + report.pages_blank
     stages = {k: round(v, 3) for k, v in clock.seconds.items()}
     stages["other"] = round(total - sum(clock.seconds.values()), 3)
     not_engine = total - clock.seconds["recognition"]
-    return {"engine": engine or "rapidocr", "pages": pages, "cpu_seconds": round(total, 2),
+    return {"engine": engine or "rapidocr", "pages": pages, "threads": threads or "default",
+            "cpu_seconds": round(total, 2),
             "wall_seconds": round(wall, 2), "cpu_s_per_page": round(total / max(pages, 1), 2),
             "stages_cpu_s": stages,
             "not_recognition_share": round(not_engine / total, 3) if total else None}
 
 
 def print_profile(p: dict) -> None:
-    print(f"profile, {p['engine']}, 1 worker: {p['pages']} pages, {p['cpu_seconds']} CPU-s "
+    print(f"profile, {p['engine']}, 1 worker, {p['threads']} engine threads: {p['pages']} pages, "
+          f"{p['cpu_seconds']} CPU-s "
           f"({p['cpu_s_per_page']} a page), {p['wall_seconds']} s wall")
     total = p["cpu_seconds"] or 1
     for stage, secs in p["stages_cpu_s"].items():
@@ -235,10 +255,11 @@ def print_profile(p: dict) -> None:
 # --- 1 worker against 2 (--scaling) ----------------------------------------------------
 
 
-def ingest_cpu(pdf: Path, archive: Path, jobs: int, engine: str | None) -> tuple[float, float]:
+def ingest_cpu(pdf: Path, archive: Path, jobs: int, engine: str | None,
+               threads: int | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the whole process tree) of one ``scanflow ingest``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall, _, rc = scanflow_ingest(pdf, archive, jobs, engine)
+    wall, _, rc = scanflow_ingest(pdf, archive, jobs, engine, threads)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if rc != 0:
         sys.exit(f"scanflow ingest failed (exit {rc})")
@@ -246,18 +267,77 @@ def ingest_cpu(pdf: Path, archive: Path, jobs: int, engine: str | None) -> tuple
     return wall, cpu
 
 
+# (workers, engine threads a worker; None: the default rule, engine_threads)
+SCALING_RUNS = {"j1t1": (1, 1), "j2t1": (2, 1), "j1": (1, None), "j2": (2, None)}
+
+
 def scaling(pdf: Path, pages: int, work: Path, rounds: int, engine: str | None) -> dict:
-    runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    """Each configuration of :data:`SCALING_RUNS` once a round, the order turned round
+    every other round. With the defaults on 2 cores -j2 is the same run as -j2 with one
+    thread, so it is run once and reported under both."""
+    from scanflow.intake.ingest import engine_threads
+
+    cores = os.cpu_count() or 1
+    distinct = {}
+    for name, (jobs, threads) in SCALING_RUNS.items():
+        distinct.setdefault((jobs, threads or engine_threads(jobs, cores)), []).append(name)
+    runs: dict[tuple[int, int], list[tuple[float, float]]] = {k: [] for k in distinct}
     for r in range(rounds):
-        for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):  # interleaved, alternating first
-            runs[jobs].append(ingest_cpu(pdf, work / f"j{jobs}-r{r}", jobs, engine))
-    out = {"pages": pages, "rounds": rounds, "engine": engine or "rapidocr"}
-    for jobs, samples in runs.items():
+        for key in (list(distinct) if r % 2 == 0 else list(distinct)[::-1]):
+            runs[key].append(ingest_cpu(pdf, work / f"j{key[0]}t{key[1]}-r{r}", key[0],
+                                        engine, key[1]))
+    out = {"pages": pages, "rounds": rounds, "engine": engine or "rapidocr", "cores": cores}
+    for key, samples in runs.items():
         wall = sum(w for w, _ in samples) / len(samples)
         cpu = sum(c for _, c in samples) / len(samples)
-        out[f"j{jobs}"] = {"pages_per_s": round(pages / wall, 3),
-                           "cpu_s_per_page": round(cpu / pages, 2), "wall_s": round(wall, 1)}
-    out["ratio_2_workers_vs_1"] = round(out["j2"]["pages_per_s"] / out["j1"]["pages_per_s"], 2)
+        for name in distinct[key]:
+            out[name] = {"jobs": key[0], "threads": key[1],
+                         "pages_per_s": round(pages / wall, 3),
+                         "cpu_s_per_page": round(cpu / pages, 2), "wall_s": round(wall, 1)}
+    out["ratio_2_workers_vs_1_one_thread_each"] = round(
+        out["j2t1"]["pages_per_s"] / out["j1t1"]["pages_per_s"], 2)
+    out["ratio_2_workers_vs_1_defaults"] = round(
+        out["j2"]["pages_per_s"] / out["j1"]["pages_per_s"], 2)
+    return out
+
+
+# --- against OCRmyPDF (--ocrmypdf) -----------------------------------------------------
+
+
+def against_ocrmypdf(pdf: Path, pages: int, work: Path, rounds: int, exe: str | None) -> dict:
+    """``scanflow ingest`` (default engine and workers) and OCRmyPDF on the same PDF, both
+    with every core (``--jobs``), turning pages upright and deskewing as scanflow does,
+    in alternating rounds. Skipped, saying so, when OCRmyPDF is not installed (it is not
+    a scanflow dependency: ``pip install ocrmypdf`` in another environment and pass
+    ``--ocrmypdf-exe``, or have it on PATH)."""
+    exe = exe or shutil.which("ocrmypdf")
+    if not exe:
+        return {"skipped": "ocrmypdf is not installed"}
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    cores = os.cpu_count() or 1
+    runs: dict[str, list[tuple[float, float]]] = {"scanflow": [], "ocrmypdf": []}
+    for r in range(rounds):
+        for who in (("scanflow", "ocrmypdf") if r % 2 == 0 else ("ocrmypdf", "scanflow")):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if who == "scanflow":
+                wall, _, rc = scanflow_ingest(pdf, work / f"sf-{r}", cores)
+            else:
+                # --output-type pdf: PDF/A would need Ghostscript, which scanflow does not.
+                wall, _, rc = run_measured([exe, "--jobs", str(cores), "--rotate-pages",
+                                            "--deskew", "--output-type", "pdf", "-q",
+                                            str(pdf), str(work / f"ocrmypdf-{r}.pdf")])
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if rc != 0:
+                sys.exit(f"{who} failed (exit {rc})")
+            runs[who].append((wall, (after.ru_utime - before.ru_utime)
+                              + (after.ru_stime - before.ru_stime)))
+    out: dict = {"pages": pages, "rounds": rounds, "cores": cores, "ocrmypdf_version": version}
+    for who, samples in runs.items():
+        wall = sum(w for w, _ in samples) / len(samples)
+        cpu = sum(c for _, c in samples) / len(samples)
+        out[who] = {"pages_per_s": round(pages / wall, 3), "cpu_s_per_page": round(cpu / pages, 2)}
+    out["ratio_scanflow_vs_ocrmypdf"] = round(out["scanflow"]["pages_per_s"]
+                                              / out["ocrmypdf"]["pages_per_s"], 2)
     return out
 
 
@@ -270,14 +350,23 @@ def main() -> int:
     ap.add_argument("--scaling", action="store_true", help="1 worker against 2 (see above)")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds for --scaling")
     ap.add_argument("--engine", help="engine for --profile/--scaling (default: rapidocr)")
+    ap.add_argument("--threads", type=int, help="engine threads for --profile (default: "
+                    "cores, as one worker gets)")
+    ap.add_argument("--ocrmypdf", action="store_true",
+                    help="scanflow against OCRmyPDF on the same PDF (see above)")
+    ap.add_argument("--ocrmypdf-exe", help="the ocrmypdf command (default: on PATH)")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
-    if args.profile or args.scaling:
+    if args.profile or args.scaling or args.ocrmypdf:
         with tempfile.TemporaryDirectory() as tmp:
             pdf = make_pdf(Path(tmp) / "pages.pdf", args.pages)
             result = {}
+            if args.ocrmypdf:
+                result["ocrmypdf"] = against_ocrmypdf(pdf, args.pages, Path(tmp), args.rounds,
+                                                      args.ocrmypdf_exe)
             if args.profile:
-                result["profile"] = profile_ingest(pdf, Path(tmp) / "profiled", args.engine)
+                result["profile"] = profile_ingest(pdf, Path(tmp) / "profiled", args.engine,
+                                                   args.threads)
             if args.scaling:
                 result["scaling"] = scaling(pdf, args.pages, Path(tmp), args.rounds,
                                             args.engine)
@@ -286,15 +375,31 @@ def main() -> int:
             return 0
         if "profile" in result:
             print_profile(result["profile"])
+        if "ocrmypdf" in result:
+            o = result["ocrmypdf"]
+            if "skipped" in o:
+                print(f"against OCRmyPDF: skipped ({o['skipped']})")
+            else:
+                print(f"against OCRmyPDF {o['ocrmypdf_version']}, {o['pages']} pages, {o['rounds']} "
+                      f"alternating rounds, --jobs {o['cores']} each:")
+                for who in ("scanflow", "ocrmypdf"):
+                    print(f"  {who:<9} {o[who]['pages_per_s']:.3f} pages/s, "
+                          f"{o[who]['cpu_s_per_page']} CPU-s a page")
+                print(f"  scanflow / OCRmyPDF: {o['ratio_scanflow_vs_ocrmypdf']:.2f}x "
+                      "(goal >= 1.5x)")
         if "scaling" in result:
             sc = result["scaling"]
             print(f"scaling, {sc['engine']}, {sc['pages']} pages, {sc['rounds']} interleaved "
                   f"rounds on {cores} cores:")
-            for jobs in (1, 2):
-                j = sc[f"j{jobs}"]
-                print(f"  -j{jobs}: {j['pages_per_s']:.3f} pages/s, {j['cpu_s_per_page']} CPU-s "
-                      "a page")
-            print(f"  2 workers / 1 worker: {sc['ratio_2_workers_vs_1']:.2f}x (goal >= 1.8x)")
+            for name, label in (("j1t1", "-j1 --threads 1"), ("j2t1", "-j2 --threads 1"),
+                                ("j1", "-j1 (default threads)"), ("j2", "-j2 (default threads)")):
+                j = sc[name]
+                print(f"  {label:<22} {j['threads']} thread(s): {j['pages_per_s']:.3f} pages/s, "
+                      f"{j['cpu_s_per_page']} CPU-s a page")
+            print(f"  2 workers / 1 worker, one engine thread each: "
+                  f"{sc['ratio_2_workers_vs_1_one_thread_each']:.2f}x (goal >= 1.8x)")
+            print(f"  2 workers / 1 worker, default threads: "
+                  f"{sc['ratio_2_workers_vs_1_defaults']:.2f}x")
         return 0
     for tool in ("tesseract", "pdftoppm"):
         if not shutil.which(tool):

@@ -213,3 +213,34 @@ def test_kill_9_mid_ingest_then_rerun_finishes_cleanly(archive, tmp_path):
     # Display copies made at ingest belong to stored pages only.
     copies = {p.name for p in (archive.images_dir / "derived").iterdir()}
     assert copies <= {f"p{r[0]}" for r in archive.db.execute("SELECT id FROM pages")}
+
+
+def test_pages_read_in_one_process_keep_their_order_and_a_page_that_cannot_render(
+        archive, scans, tmp_path, monkeypatch):
+    from fake_engine import FakeEngine
+
+    from scanflow.errors import InputFileError
+    from scanflow.intake import sources
+    from scanflow.ocr.preprocess import PreprocessSettings
+
+    rendered = []
+    real = sources.render_page
+
+    def render(scan, page_number, **kw):
+        rendered.append(scan.path.name)
+        if scan.path.name == "gone.png":
+            raise InputFileError("is gone.", path=str(scan.path), hint="Copy it again.")
+        return real(scan, page_number, **kw)
+
+    monkeypatch.setattr(sources, "render_page", render)
+    good = scans / "A100000000002_story.png"
+    scan = sources.inspect(good)
+    tasks = [ingest_mod.PageTask(scan.sha256, str(path), scan.kind, 1, scan.size, 1,
+                                 str(tmp_path / "images"), 300, 10**8,
+                                 PreprocessSettings(orient=False), None)
+             for path in (good, tmp_path / "gone.png", good)]
+    results = list(ingest_mod.read_ahead(tasks, FakeEngine()))
+    assert [t.path for t, _ in results] == [t.path for t in tasks]
+    assert [r.status for _, r in results] == ["ok", "failed", "ok"]
+    assert "is gone" in results[1][1].error
+    assert rendered == ["A100000000002_story.png", "gone.png", "A100000000002_story.png"]

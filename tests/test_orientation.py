@@ -49,6 +49,18 @@ def test_an_upright_page_stays_when_both_readings_look_alike():
     assert set(found.foreign) == {0, 180}
 
 
+def test_a_page_reading_as_pure_latin_is_not_read_turned_round():
+    # Under 1e-4 foreign as it is, no turned reading could make the ratio reach 2.
+    quads = [wide(0, 40 * i) for i in range(6)]
+    reader = FakeReader(quads, (0.00005, 0.9), (0.0, 1.0))
+    found = O.decide_orientation(np.zeros((400, 400), np.uint8), reader)
+    assert found.rotate == 0 and reader.calls == 1 and set(found.foreign) == {0}
+    # Just above it the turned reading is still taken and decides.
+    reader = FakeReader(quads, (0.0003, 0.5), (0.0, 1.0))
+    found = O.decide_orientation(np.zeros((400, 400), np.uint8), reader)
+    assert found.rotate == 180 and reader.calls == 2
+
+
 def test_upside_down_needs_more_foreign_script_and_surer_letters_turned():
     quads = [wide(0, 40 * i) for i in range(6)]
     grey = np.zeros((400, 400), np.uint8)

@@ -116,3 +116,30 @@ def test_pieces_from_before_the_first_class_list_keep_their_year_not_a_guessed_c
     assert (where.class_name, where.year_group) == (None, 2)
     score(archive, old, {"spelling": 2})
     assert year_group_for_piece(archive, old) == ("A100000000001", 2)
+
+
+def test_the_school_s_placements_are_kept_until_the_archive_changes(archive, school):
+    from scanflow.archive.store import open_archive
+
+    kept = Placements.of_school(archive)
+    assert Placements.of_school(archive) is kept  # nothing written: not read again
+    assert "A100000000001" in {r.pupil_id for r in class_view(
+        archive, "3A", "2027-28-autumn-1").rows}  # next year, as the records stand now
+    # Written through this connection: the grid follows at once.
+    rollover(archive, "2027-28")
+    assert Placements.of_school(archive) is not kept
+    with pytest.raises(UsageError, match="No pupils were in class '3A'"):
+        class_view(archive, "3A", "2027-28-autumn-1")
+    assert "A100000000001" in {r.pupil_id for r in class_view(
+        archive, "4A", "2027-28-autumn-1").rows}
+    # Written through another connection (the roster imported while the app runs).
+    kept = Placements.of_school(archive)
+    other = open_archive(archive.path)
+    with other.transaction() as db:
+        db.execute("UPDATE pupils SET class_name = '4Z' WHERE pupil_id = 'A100000000001'")
+        db.execute("INSERT INTO pupil_history (pupil_id, class_name, year_group, changed_at) "
+                   "VALUES ('A100000000001', '4Z', 4, '2027-10-01T00:00:00+00:00')")
+    other.close()
+    assert Placements.of_school(archive) is not kept
+    assert [r.pupil_id for r in class_view(archive, "4Z", "2027-28-autumn-2").rows] == \
+        ["A100000000001"]

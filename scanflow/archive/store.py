@@ -47,6 +47,16 @@ def current_user() -> str:
 class Archive:
     path: Path
     db: sqlite_utils.Database = field(repr=False)
+    # What was loaded through this connection and stays valid until the archive changes
+    # (see :meth:`unchanged_since`): the whole school's placements for the class grids.
+    loaded: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def change_mark(self) -> tuple[int, int]:
+        """A value that differs once anything was written to the archive: commits by other
+        connections move SQLite's ``data_version``, this connection's own writes its
+        ``total_changes``."""
+        return (self.db.execute("PRAGMA data_version").fetchone()[0],
+                self.db.conn.total_changes)
 
     @property
     def images_dir(self) -> Path:

@@ -24,6 +24,8 @@ from scanflow.errors import ExitCode
               help="CSV file,first_page,last_page,pupil_id linking page ranges to pupils.")
 @click.option("--engine", help="OCR engine (default: the archive's setting).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+@click.option("--threads", type=click.IntRange(1, 64), help="Engine threads in each worker "
+              "(default: cores / workers).")
 @click.option("--dpi", type=int, default=300, show_default=True, help="Resolution for PDF "
               "pages that must be rendered; a scanner's page (one image) is read at its own.")
 @click.option("--max-pixels", type=int, default=100_000_000, show_default=True,
@@ -33,7 +35,7 @@ from scanflow.errors import ExitCode
               "class; report those with none.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs, dpi,
+def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs, threads, dpi,
            max_pixels, retry_failed, expect_class, quiet, as_json):
     """Read scans (PDF, PNG, JPEG, TIFF, or folders of them) into the archive.
 
@@ -46,8 +48,8 @@ def ingest(archive, paths, half_term, genre_name, pupil, manifest, engine, jobs,
 
     options = IngestOptions(half_term=half_term, genre=genre_name, pupil=pupil,
                             manifest=str(manifest) if manifest else None, engine=engine,
-                            jobs=jobs, dpi=dpi, max_pixels=max_pixels, retry_failed=retry_failed,
-                            expect_class=expect_class)
+                            jobs=jobs, threads=threads, dpi=dpi, max_pixels=max_pixels,
+                            retry_failed=retry_failed, expect_class=expect_class)
     report = run_ingest(archive, list(paths), options, progress=progress_for(quiet))
     if as_json:
         click.echo(json.dumps(summary_dict(report), indent=2))

@@ -130,7 +130,7 @@ def class_view(archive: Archive, class_name: str, half_term: str, *,
     review app does, for its list of classes).
     """
     ht = HalfTerm.parse(half_term)
-    placements = placements or Placements(archive)
+    placements = placements or Placements.of_school(archive)
     pupils = placements.pupils_in_class(class_name, ht)
     if not pupils:
         known = ", ".join(placements.classes_in(ht)) or "none"
@@ -143,7 +143,7 @@ def year_view(archive: Archive, year_group: int, half_term: str, *,
               genre: str | None = None, rubric_dir: str | Path | None = None) -> GroupView:
     """Every class of a year group in ``half_term``, with a summary per class."""
     ht = HalfTerm.parse(half_term)
-    placements = Placements(archive)
+    placements = Placements.of_school(archive)
     pupils = placements.pupils_in_year(year_group, ht)
     if not pupils:
         raise UsageError(f"No pupils were in year {year_group} in {ht.label}.",
@@ -178,10 +178,10 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
     for _ in range(LOOK_BACK):
         earliest = earliest.previous()
         terms.append(str(earliest))
-    sql = ("SELECT pieces.id, pieces.pupil_id, pieces.half_term, pieces.genre, pieces.version, "
-           "COALESCE(piece_texts.text, '') FROM pieces "
-           "LEFT JOIN piece_texts ON piece_texts.piece_id = pieces.id "
-           "WHERE pieces.pupil_id IN (SELECT value FROM json_each(?)) "
+    # Texts are read below for the half term's chosen pieces only, not for the six
+    # half terms before it looked back on (a seventh of the text).
+    sql = ("SELECT pieces.id, pieces.pupil_id, pieces.half_term, pieces.genre, pieces.version "
+           "FROM pieces WHERE pieces.pupil_id IN (SELECT value FROM json_each(?)) "
            "AND pieces.half_term IN (SELECT value FROM json_each(?)) "
            "AND pieces.status != 'discarded'")
     params = [ids, json.dumps(terms)]
@@ -189,13 +189,18 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
         sql += " AND pieces.genre = ?"
         params.append(genre)
     pieces = db.execute(sql, params).fetchall()
-    levels = current_levels(archive, [p[0] for p in pieces])
+    scored = {r[0] for r in db.execute(
+        "SELECT DISTINCT piece_id FROM scores WHERE piece_id IN (SELECT value FROM json_each(?))",
+        [json.dumps([p[0] for p in pieces])])}
     # One piece per pupil and half term: the scored one, else the latest version.
     chosen: dict[tuple[str, str], tuple] = {}
-    for piece in sorted(pieces, key=lambda p: (bool(levels.get(p[0])), p[4], p[0])):
+    for piece in sorted(pieces, key=lambda p: (p[0] in scored, p[4], p[0])):
         chosen[(piece[1], piece[2])] = piece
     previous_term = next((t for t in terms[1:] if any(
-        key[1] == t and levels.get(p[0]) for key, p in chosen.items())), None)
+        key[1] == t and p[0] in scored for key, p in chosen.items())), None)
+    # Levels only of the pieces shown: this half term's and the previous assessed one's.
+    levels = current_levels(archive, [p[0] for (_, t), p in chosen.items()
+                                      if t in (str(ht), previous_term)])
 
     years = Counter(y for pid in pupil_ids
                     if (y := placements.at(pid, ht).year_group) is not None)
@@ -203,6 +208,10 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
     main_year = years.most_common(1)[0][0] if years else None
     band_label, min_words, length_rule = _length_rule(
         genre or _main_genre(chosen, str(ht), rubric_dir), main_year, rubric_dir)
+    texts = dict(db.execute(
+        "SELECT piece_id, text FROM piece_texts WHERE piece_id IN "
+        "(SELECT value FROM json_each(?))",
+        [json.dumps([p[0] for (_, term), p in chosen.items() if term == str(ht)])]))
     rules: dict[tuple[str, int | None], int | None] = {}
     rows = []
     for pid in pupil_ids:
@@ -211,7 +220,7 @@ def _view(archive: Archive, title: str, ht: HalfTerm, pupil_ids: list[str],
         piece = chosen.get((pid, str(ht)))
         if piece:
             row.piece_id, row.genre = piece[0], piece[3]
-            row.words = count_words(piece[5])
+            row.words = count_words(texts.get(piece[0]) or "")
             key = (piece[3], placements.at(pid, ht).year_group)
             if key not in rules:  # the minimum of the piece's own genre and year
                 rules[key] = _length_rule(key[0], key[1], rubric_dir)[1]

@@ -27,6 +27,7 @@ import os
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -73,6 +74,7 @@ class IngestOptions:
     manifest: str | None = None
     engine: str | None = None  # None: the archive's setting, else DEFAULT_ENGINE
     jobs: int | None = None  # None: one worker per core
+    threads: int | None = None  # engine threads a worker; None: engine_threads(jobs)
     dpi: int = 300
     max_pixels: int = sources.DEFAULT_MAX_PIXELS
     retry_failed: bool = False
@@ -268,9 +270,10 @@ def _init_worker(engine_name: str, threads: int, engine_options: dict | None = N
 def engine_threads(jobs: int, cores: int | None = None) -> int:
     """Threads each worker's engine may use: workers x threads <= cores.
 
-    Measured (README, "How long it takes"): RapidOCR spends about 1.4 CPU-s on a page with
-    one thread and 1.9 with two, for the same wall time on a busy machine, so spare cores
-    go to more workers, and a worker gets a second thread only when there are fewer
+    Measured (README, "How long it takes"): RapidOCR's recognition takes 1.5 CPU-s a page
+    with one thread and 1.6 with two (their threads sleep when idle, ``ctc.cpu_session``),
+    and two threads halve its wall time only on an idle machine, so spare cores go to
+    more workers first, and a worker gets a second thread only when there are fewer
     workers than cores.
     """
     cores = cores or os.cpu_count() or 1
@@ -309,8 +312,7 @@ class PageReaders:
             return
         if self.pool is None:
             engine = get_engine(self.engine_name, threads=self.threads, **self.engine_options)
-            for task in tasks:
-                yield task, process_page(task, engine)
+            yield from read_ahead(tasks, engine)
             return
         # imap keeps page order, so pages join their piece in the order they were scanned.
         yield from zip(tasks, self.pool.imap(_worker_task, tasks, chunksize=1))
@@ -338,13 +340,40 @@ def _worker_task(task: PageTask) -> PageResult:
     return process_page(task, _WORKER["engine"])
 
 
-def process_page(task: PageTask, engine) -> PageResult:
-    """Render, clean, read and store the images of one page. Never raises for bad input."""
-    started = time.monotonic()
+def read_ahead(tasks: list[PageTask], engine) -> Iterator[tuple[PageTask, PageResult]]:
+    """Read pages one after another in this process, each next page rendered (decoded or
+    rasterised) in a thread while this one is cleaned and read: Poppler runs in its own
+    process and OpenCV and onnxruntime release the GIL, so neither waits for the other."""
+    with ThreadPoolExecutor(1, thread_name_prefix="scanflow-render") as ahead:
+        coming = ahead.submit(render_task, tasks[0])
+        for i, task in enumerate(tasks):
+            page = coming.result()
+            if i + 1 < len(tasks):
+                coming = ahead.submit(render_task, tasks[i + 1])
+            yield task, process_page(task, engine, page)
+
+
+def render_task(task: PageTask) -> sources.RenderedPage | Exception:
+    """The task's page as an image, or what stopped it (raised again by process_page)."""
     scan = sources.ScanFile(Path(task.path), task.sha256, task.size, task.kind, task.page_count)
     try:
-        page = sources.render_page(scan, task.page_number, dpi=task.dpi,
+        return sources.render_page(scan, task.page_number, dpi=task.dpi,
                                    max_pixels=task.max_pixels)
+    except Exception as exc:  # noqa: BLE001 - handed to process_page, which reports it
+        return exc
+
+
+def process_page(task: PageTask, engine,
+                 rendered: sources.RenderedPage | Exception | None = None) -> PageResult:
+    """Render, clean, read and store the images of one page. Never raises for bad input.
+
+    ``rendered``: the page already rendered by :func:`render_task`.
+    """
+    started = time.monotonic()
+    try:
+        page = render_task(task) if rendered is None else rendered
+        if isinstance(page, Exception):
+            raise page
         images = Path(task.images_dir)
         master_rel = store_master(images, task.sha256, task.page_number, page)
         # Codes first (scanflow.intake.codes): a cover sheet is kept as the piece's cover, not read.
@@ -512,7 +541,8 @@ def ingest(archive: Archive, paths: list[str | Path], options: IngestOptions,
     report.batch_id = batch_id
 
     jobs = planned_jobs(options.jobs, scans)
-    readers = PageReaders(engine_name, jobs, engine_threads(jobs), engine_options)
+    threads = options.threads or engine_threads(jobs)
+    readers = PageReaders(engine_name, jobs, threads, engine_options)
     status = "finished"
     try:
         tasks = list(_plan(archive, scans, options, batch_id, linker, report))

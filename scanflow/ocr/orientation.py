@@ -116,11 +116,20 @@ def decide_orientation(grey: np.ndarray, reader: LineReader,
     ahead = [r for _, r in longest]
     if any(r is None for r in ahead):
         ahead = reader.read_lines(img, quads)
+    found.foreign[base] = round(float(np.mean([r.foreign for r in ahead])), 5)
+    found.score[base] = round(float(np.mean([r.score for r in ahead])), 3)
+    if base == 0 and found.foreign[base] < _EPS:
+        # Reading the page turned round could not make it foreign_ratio times less foreign
+        # than this (the ratio stays under 2 however Latin it reads turned): upright, and
+        # the turned reading, 0.1 CPU-s a page, is saved. Measured: 7 of 19 real and
+        # generated upright pages.
+        found.rotate = 0
+        found.reason = "upright: lines are horizontal and read as pure Latin script"
+        return found
     back = reader.read_lines(_turn(img, 180), [_turn_quad(_middle(q), img.shape, 180)
                                                for q in quads])
-    for turn, readings in ((base, ahead), (base + 180, back)):
-        found.foreign[turn] = round(float(np.mean([r.foreign for r in readings])), 5)
-        found.score[turn] = round(float(np.mean([r.score for r in readings])), 3)
+    found.foreign[base + 180] = round(float(np.mean([r.foreign for r in back])), 5)
+    found.score[base + 180] = round(float(np.mean([r.score for r in back])), 3)
     ratio = (found.foreign[base] + _EPS) / (found.foreign[base + 180] + _EPS)
     surer = found.score[base + 180] > found.score[base]
     # Upright needs no proof; on a sideways page staying put is wrong either way, so the

@@ -165,7 +165,7 @@ def classes():
     terms = _half_terms(archive)
     half_term = request.args.get("half_term") or (terms[0] if terms else None)
     choices = []
-    placements = Placements(archive)  # loaded once for the list and the grid
+    placements = Placements.of_school(archive)  # kept for the list and the grid
     if half_term:
         choices = placements.classes_in(half_term)
     if u.role != "lead":

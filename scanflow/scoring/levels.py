@@ -57,15 +57,21 @@ def current_levels(archive: Archive, piece_ids: list[int]) -> dict[int, dict[str
     rows = archive.db.execute(
         "SELECT s.piece_id, s.criterion_id, s.criterion_name, s.level, s.scorer, s.scored_at, "
         "s.band_id, s.year_group, s.level_descriptor, s.text_sha256, s.transcription_version, "
-        "COALESCE(t.text, ''), (SELECT COALESCE(MAX(number), 0) FROM transcription_versions "
+        "(SELECT COALESCE(MAX(number), 0) FROM transcription_versions "
         "  AS v WHERE v.piece_id = s.piece_id) FROM scores AS s JOIN ("
         "  SELECT MAX(id) AS id FROM scores WHERE piece_id IN (SELECT value FROM json_each(?))"
-        "  GROUP BY piece_id, criterion_id) AS latest ON latest.id = s.id "
-        "LEFT JOIN piece_texts AS t ON t.piece_id = s.piece_id",
+        "  GROUP BY piece_id, criterion_id) AS latest ON latest.id = s.id",
         [json.dumps(list(piece_ids))]).fetchall()
+    # Each piece's text once (a class grid's levels are six rows a piece), and only for
+    # pieces whose levels kept a fingerprint to compare it with.
+    texts = dict(archive.db.execute(
+        "SELECT piece_id, text FROM piece_texts WHERE piece_id IN "
+        "(SELECT value FROM json_each(?))",
+        [json.dumps(sorted({r[0] for r in rows if r[9]}))]))
     out: dict[int, dict[str, Level]] = {}
     for piece_id, *rest in rows:
-        scored_hash, scored_version, text, latest = rest[8:]
+        scored_hash, scored_version, latest = rest[8:]
+        text = texts.get(piece_id) or ""
         out.setdefault(piece_id, {})[rest[0]] = Level(
             *rest[:8], stale=is_stale(scored_hash, scored_version, text, latest))
     return out
