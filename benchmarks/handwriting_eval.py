@@ -195,9 +195,10 @@ def real_handwriting(engines: list[str], limit: int | None,
     """Lines and pages of real handwriting from ``../shared`` (sets absent are skipped).
 
     Lines (``iam_lines``, ``hooker_lines``) measure recognition alone: RapidOCR reads each
-    line image whole (no detection, no cleaning), with and without Latin-only decoding.
-    Pages (``iam``, ``hooker``) measure everything: each engine bare (the page as scanned)
-    and through the pipeline, with the pages the pipeline reads more than one CER point
+    line image whole (no detection, no cleaning), with and without Latin-only decoding and
+    the line fit (:mod:`scanflow.ocr.lineprep`).
+    Pages (``iam``, ``hooker``) measure everything: each engine bare (the page as scanned,
+    lines scaled as RapidOCR scales them) and through the pipeline, with the pages the pipeline reads more than one CER point
     worse than bare, and the review marks (wrong words marked, words marked).
     """
     from scanflow.ocr.preprocess import PreprocessSettings
@@ -205,13 +206,17 @@ def real_handwriting(engines: list[str], limit: int | None,
     rows = []
     runs = [("iam_lines", "rapidocr", "recognition, latin-only", PreprocessSettings.bare(),
              {"params": {"Global.use_det": False}}),
+            ("iam_lines", "rapidocr", "recognition, no line fit", PreprocessSettings.bare(),
+             {"params": {"Global.use_det": False}, "line_fit": False}),
             ("iam_lines", "rapidocr", "recognition, all classes", PreprocessSettings.bare(),
              {"params": {"Global.use_det": False}, "latin_only": False}),
             ("hooker_lines", "rapidocr", "recognition, latin-only", PreprocessSettings.bare(),
              {"params": {"Global.use_det": False}})]
     for name in ("iam", "hooker"):
         for engine in engines:
-            runs += [(name, engine, "bare", PreprocessSettings.bare(), {}),
+            # Bare: the page as scanned, each line scaled as RapidOCR scales it.
+            bare_options = {"line_fit": False} if engine == "rapidocr" else {}
+            runs += [(name, engine, "bare", PreprocessSettings.bare(), bare_options),
                      (name, engine, "pipeline", PreprocessSettings(), {})]
     bare: dict[tuple[str, str], dict[str, float]] = {}
     for name, engine, label, settings, options in runs:

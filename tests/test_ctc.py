@@ -109,3 +109,26 @@ def test_eval_json_reports_how_far_the_marks_can_be_trusted(engine, tmp_path):
     marks = json.loads(result.stdout)["marks"]
     assert (marks["words"], marks["wrong"]) == (4, 1)
     assert set(marks) >= {"threshold", "recall_of_wrong_words", "share_of_words_marked"}
+
+
+def test_a_line_of_narrow_letters_is_read_once_stretched_to_the_recognisers_spacing(engine):
+    """Handwriting's letters are narrow for its line height: print squeezed to 60 % of its
+    width stands in for it. RapidOCR's own scaling leaves too few time steps a letter and
+    the letters run together; fitted (scanflow.ocr.lineprep) the line reads."""
+    if not Path(FONT).exists():
+        pytest.skip("DejaVu font not installed")
+    import cv2
+    from rapidfuzz.distance import Levenshtein
+
+    from scanflow.ocr.ctc import LineRecogniser
+
+    text = "the little summer illness"
+    img = Image.new("L", (1100, 150), 255)
+    ImageDraw.Draw(img).text((20, 40), text, font=ImageFont.truetype(FONT, 50), fill=0)
+    line = cv2.resize(np.asarray(img), (660, 150), interpolation=cv2.INTER_AREA)
+    model = engine.models["rec"]
+    fitted, = LineRecogniser(model, fit=True).read([line])
+    plain, = LineRecogniser(model, fit=False).read([line])
+    assert fitted.text.startswith("the little summer")
+    assert Levenshtein.distance(fitted.text, text) * 3 <= Levenshtein.distance(plain.text, text)
+    assert engine.settings["line_fit"] == "stroke pitch"

@@ -24,6 +24,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from scanflow.ocr.lineprep import fit_line
+
 HEIGHT = 48
 MIN_WIDTH = 320  # RapidOCR's rec_img_shape: narrower lines are padded to this
 BATCH = 6
@@ -172,21 +174,28 @@ def cpu_session(model_path: Path, threads: int = 1):
 
 class LineRecogniser:
     """The recogniser ONNX model, its character list (from the model's own metadata) and
-    the Latin-only mask; reads line images (RGB or grey, any size)."""
+    the Latin-only mask; reads line images (RGB or grey, any size). With ``fit`` each line
+    is first stretched to the letter spacing the recogniser reads best
+    (:func:`scanflow.ocr.lineprep.fit_line`); without, it is scaled as RapidOCR does."""
 
-    def __init__(self, model_path: Path, threads: int = 1, latin_only: bool = True):
+    def __init__(self, model_path: Path, threads: int = 1, latin_only: bool = True,
+                 fit: bool = True):
         self.session = cpu_session(model_path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         # As RapidOCR builds it: blank first, the model's characters, then the space.
         self.characters = ["blank", *meta["character"].splitlines(), " "]
         self.latin = latin_mask(self.characters)
         self.mask = self.latin if latin_only else None
+        self.fit = bool(fit)
         self.latin_classes = np.flatnonzero(self.latin)
         self.input = self.session.get_inputs()[0].name
 
     def read(self, images: Sequence[np.ndarray]) -> list[LineReading]:
         """One :class:`LineReading` per image, in the order given."""
         results: list[LineReading] = [LineReading()] * len(images)
+        if self.fit:
+            # A uniform stretch: where a word lies, as a share of the line, is unchanged.
+            images = [fit_line(img)[0] for img in images]
         ratios = [img.shape[1] / max(1, img.shape[0]) for img in images]
         order = np.argsort(ratios, kind="stable")
         for start in range(0, len(images), BATCH):

@@ -323,7 +323,8 @@ class RapidOcrEngine(OcrEngine):
     configuration entries such as ``{"Det.box_thresh": 0.6}``; model paths cannot be
     overridden), ``rec_model`` (an ONNX line recogniser to read with instead of the
     wheel's, such as a school's fine-tuned version: its file name is recorded as the model
-    of every page it reads).
+    of every page it reads), ``line_fit`` (stretch each line to the letter spacing the
+    recogniser reads best before reading it, :mod:`scanflow.ocr.lineprep`, default on).
 
     RapidOCR finds the text boxes; the recogniser runs through :mod:`scanflow.ocr.ctc`,
     which masks non-Latin classes before decoding and keeps every character's probability
@@ -332,7 +333,7 @@ class RapidOcrEngine(OcrEngine):
     def __init__(self, threads: int = 1, text_score: float = 0.3, use_cls: bool = False,
                  source: str = "grey", word_boxes: bool = True, latin_only: bool = True,
                  params: dict | None = None, rec_model: str | Path | None = None,
-                 **options):
+                 line_fit: bool = True, **options):
         super().__init__(threads=threads, **options)
         if source not in ("grey", "binary"):
             raise UsageError(f"Unknown RapidOCR source '{source}'.", hint="Use grey or binary.")
@@ -341,6 +342,7 @@ class RapidOcrEngine(OcrEngine):
         self.source = source
         self.word_boxes = bool(word_boxes)
         self.latin_only = bool(latin_only)
+        self.line_fit = bool(line_fit)
         self.extra = {k: v for k, v in (params or {}).items()
                       if not k.endswith((".model_path", ".model_dir", "model_root_dir"))}
         self.models = model_files()
@@ -366,7 +368,8 @@ class RapidOcrEngine(OcrEngine):
         return {"text_score": self.text_score, "use_cls": self.use_cls, "source": self.source,
                 "threads": self.threads,
                 "decoding": "ctc-greedy, latin-only" if self.latin_only else "ctc-greedy",
-                "word_confidence": "least sure character", **self.extra}
+                "word_confidence": "least sure character",
+                "line_fit": "stroke pitch" if self.line_fit else "off", **self.extra}
 
     def config(self) -> dict:
         """RapidOCR configuration: explicit local model paths, capped threads."""
@@ -399,7 +402,8 @@ class RapidOcrEngine(OcrEngine):
     @property
     def recogniser(self) -> LineRecogniser:
         if self._rec is None:
-            self._rec = LineRecogniser(self.models["rec"], self.threads, self.latin_only)
+            self._rec = LineRecogniser(self.models["rec"], self.threads, self.latin_only,
+                                       fit=self.line_fit)
         return self._rec
 
     def warm_up(self) -> None:
