@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -74,6 +75,9 @@ class TrainSettings:
     warmup: float = 0.1           # share of the steps spent warming up
     anchor: float = 1e-3          # L2 pull towards the base weights
     augment: bool = True
+    # Lines of similar width share a batch, so little of each step is spent on padding
+    # (IAM lines in random batches of 4 are padded to 1.29x their width; bucketed, 1.005x).
+    bucket_by_width: bool = True
     seed: int = 0
     threads: int = 1
     checkpoint_every: int = 20    # steps between checkpoints (resume points)
@@ -98,6 +102,9 @@ class TrainResult:
     seconds: float
     resumed_from: int = 0
     history: list[dict] = field(default_factory=list)
+    # Time in the training steps alone (no validation, no export): what batching and
+    # threads change, and what scales with the number of lines.
+    step_seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- data
@@ -258,6 +265,10 @@ def line_cer(model_path: str | Path, examples: Sequence[LineExample], threads: i
 
 
 def _import_torch():
+    # Spinning OpenMP threads (the default) wait for each other at every operation; on a
+    # PC doing anything else at the same time a step then took 2.4x the CPU and 2x the
+    # time (benchmarks/finetune.py, README). Read once, when torch first loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch
     except ImportError:
@@ -317,7 +328,66 @@ def _onnx_for_torch(model_path: Path):
             keep = [a for a in node.attribute if a.name != "auto_pad"]
             del node.attribute[:]
             node.attribute.extend(keep + [helper.make_attribute("pads", [0, 0, 1, 1])])
+    _drop_identities(model)
+    _fold_conv_bias(model)
     return model
+
+
+def _drop_identities(model) -> None:
+    """Remove Identity nodes (Paddle's exporter leaves 135): onnx2torch turns each into a
+    full copy of its tensor, 9 % of a training step's time."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    alias = {n.output[0]: n.input[0] for n in graph.node
+             if n.op_type == "Identity" and n.output[0] not in outputs}
+
+    def source(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    keep = [n for n in graph.node if not (n.op_type == "Identity" and n.output[0] in alias)]
+    for node in keep:
+        for i, name in enumerate(node.input):
+            node.input[i] = source(name)
+    del graph.node[:]
+    graph.node.extend(keep)
+
+
+def _fold_conv_bias(model) -> None:
+    """Turn Conv followed by Add of a per-channel constant into one Conv with a bias: one
+    pass less over every feature map, forward and backward."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    users: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    folded = set()
+    for conv in graph.node:
+        if conv.op_type != "Conv" or len(conv.input) != 2 or conv.input[1] not in inits:
+            continue
+        out = conv.output[0]
+        after = users.get(out, [])
+        if out in outputs or len(after) != 1 or after[0].op_type != "Add":
+            continue
+        add = after[0]
+        other = add.input[1] if add.input[0] == out else add.input[0]
+        channels = inits[conv.input[1]].dims[0]
+        if other not in inits or list(inits[other].dims) != [1, channels, 1, 1]:
+            continue
+        bias = numpy_helper.from_array(numpy_helper.to_array(inits[other]).reshape(channels),
+                                       name=other + ".bias")
+        graph.initializer.append(bias)
+        conv.input.append(bias.name)
+        conv.output[0] = add.output[0]
+        folded.add(add.output[0])
+    keep = [n for n in graph.node if not (n.op_type == "Add" and n.output[0] in folded)]
+    del graph.node[:]
+    graph.node.extend(keep)
 
 
 def _tuple_slice_class(torch):
@@ -426,6 +496,26 @@ def _validate(torch, net, images, chars, batch_size: int = 8) -> list[str]:
     return texts
 
 
+def epoch_batches(widths: dict[int, float], batch_size: int, bucket: bool,
+                  rng: random.Random) -> list[list[int]]:
+    """One epoch's batches of line indices (``widths``: index -> width/height).
+
+    With ``bucket``, lines are sorted by width (each width jittered by up to 15 %, so the
+    same lines do not always meet) and cut into batches, whose order is then shuffled:
+    every batch is padded to its widest line, and padding costs as much to train on as
+    writing. Without it, the lines are simply shuffled.
+    """
+    order = list(widths)
+    rng.shuffle(order)
+    if bucket:
+        jitter = {i: widths[i] * rng.uniform(0.85, 1.15) for i in order}
+        order.sort(key=jitter.__getitem__)
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if bucket:
+        rng.shuffle(batches)
+    return batches
+
+
 def _set_train_mode(torch, net) -> None:
     net.train()
     for module in net.modules():
@@ -465,6 +555,7 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
     train_imgs = [load_line(e.image) for e in train]
     labels = [_encode(e.text, index) for e in train]
     usable = [i for i, lab in enumerate(labels) if lab]
+    widths = {i: train_imgs[i].shape[1] / train_imgs[i].shape[0] for i in usable}
     val_imgs = [load_line(e.image) for e in validation]
     val_refs = [e.text for e in validation]
 
@@ -490,6 +581,7 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                               "validation": [str(e.image) for e in validation],
                               "settings": settings.to_dict()}, sort_keys=True)
     step, best_cer, best_step, history, resumed = 0, None, 0, [], 0
+    step_seconds = 0.0
     best_state = None
     start_cer = None
     if checkpoint.is_file():
@@ -537,13 +629,12 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
             # Each epoch's order depends only on the seed and the epoch: a resumed run
             # sees the same batches it would have.
             epoch, offset = divmod(step, per_epoch)
-            order = list(usable)
-            random.Random(settings.seed * 1000 + epoch).shuffle(order)
-            batches = [order[i:i + settings.batch_size]
-                       for i in range(0, len(order), settings.batch_size)]
+            batches = epoch_batches(widths, settings.batch_size, settings.bucket_by_width,
+                                    random.Random(settings.seed * 1000 + epoch))
             for batch in batches[offset:]:
                 if step >= total:
                     break
+                tick = time.monotonic()
                 rng = random.Random(settings.seed * 100003 + step)
                 imgs = [augment(train_imgs[i], rng) if settings.augment else train_imgs[i]
                         for i in batch]
@@ -563,6 +654,7 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                 optimiser.step()
                 scheduler.step()
                 step += 1
+                step_seconds += time.monotonic() - tick
                 progress.advance()
                 if step % every == 0 or step == total:
                     validate()
@@ -579,4 +671,4 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                        validation_lines=len(validation), validation_cer_start=start_cer,
                        validation_cer_best=best_cer, best_step=best_step,
                        seconds=round(time.monotonic() - started, 1), resumed_from=resumed,
-                       history=history)
+                       history=history, step_seconds=round(step_seconds, 1))
