@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from scanflow.errors import EngineUnavailable, UsageError
-from scanflow.ocr.rapid import clean_text
+from scanflow.ocr.ctc import LineRecogniser, decode, latin_mask
 from scanflow.progress import NullProgress, Progress
 
 TRAIN_HINT = ("Install the training extra: .venv/bin/pip install -e '.[train]' "
@@ -67,13 +67,16 @@ class TrainSettings:
     """How to fine-tune. ``max_steps`` caps the run (tests, quick trials); ``threads`` is
     torch's CPU threads."""
 
-    epochs: int = 4
+    # 3, not 4: the best checkpoint came at epoch 2 of 3 on the simulated school's 200
+    # lines and at epoch 1 of 2 on 120 IAM lines (benchmarks/finetune.py, README).
+    epochs: int = 3
     # 4, not 8: training on full-width IAM lines peaked at 6.9 GB of memory at 8 and 4.5 GB
     # at 4 (benchmarks/finetune.py; README), and school PCs have 8 GB.
     batch_size: int = 4
     learning_rate: float = 5e-5
     warmup: float = 0.1           # share of the steps spent warming up
     anchor: float = 1e-3          # L2 pull towards the base weights
+    freeze: int = 0               # leading convolutions kept as they are (0: all train)
     augment: bool = True
     # Lines of similar width share a batch, so little of each step is spent on padding
     # (IAM lines in random batches of 4 are padded to 1.29x their width; bucketed, 1.005x).
@@ -209,38 +212,12 @@ def characters(model_path: str | Path) -> list[str]:
     return ["blank"] + meta["character"].splitlines() + [" "]
 
 
-def greedy_decode(probs: np.ndarray, chars: Sequence[str]) -> list[str]:
-    """CTC best path: the most likely class per step, repeats merged, blanks dropped."""
-    texts = []
-    for seq in probs.argmax(axis=-1):
-        keep = np.ones(len(seq), dtype=bool)
-        keep[1:] = seq[1:] != seq[:-1]
-        keep &= seq != 0
-        texts.append(clean_text("".join(chars[i] for i in seq[keep])))
-    return texts
-
-
-def read_lines(model_path: str | Path, images: Sequence[np.ndarray], batch_size: int = 6,
+def read_lines(model_path: str | Path, images: Sequence[np.ndarray],
                threads: int = 1) -> list[str]:
-    """Read line images with a recogniser, exactly as rapidocr reads a detected box (same
-    resizing, padding and batching by width), without detection."""
-    import onnxruntime
-
-    opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = max(1, threads)
-    opts.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(model_path), opts,
-                                           providers=["CPUExecutionProvider"])
-    chars = characters(model_path)
-    name = session.get_inputs()[0].name
-    order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
-    texts = [""] * len(images)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        probs = session.run(None, {name: batch_array([images[i] for i in idx])})[0]
-        for i, text in zip(idx, greedy_decode(probs, chars)):
-            texts[i] = text
-    return texts
+    """Read line images with a recogniser exactly as the pipeline reads a detected line
+    (:class:`~scanflow.ocr.ctc.LineRecogniser`: RapidOCR's resizing, padding and batching
+    by width, English-only decoding), without detection."""
+    return [r.text for r in LineRecogniser(Path(model_path), threads=threads).read(images)]
 
 
 def cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
@@ -484,15 +461,18 @@ def _encode(text: str, index: dict[str, int]) -> list[int]:
 
 
 def _validate(torch, net, images, chars, batch_size: int = 8) -> list[str]:
+    # Decoded as the pipeline decodes (English classes only), so the checkpoint kept is
+    # the one that reads pages best, not the one that emits the fewest stray CJK classes.
     net.eval()
+    mask = latin_mask(chars)
     order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
     texts = [""] * len(images)
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             logits = net(torch.from_numpy(batch_array([images[i] for i in idx])))
-            for i, t in zip(idx, greedy_decode(logits.numpy(), chars)):
-                texts[i] = t
+            for i, probs in zip(idx, torch.softmax(logits, -1).numpy()):
+                texts[i] = "".join(c for c, _, _, _ in decode(probs, chars, mask))
     return texts
 
 
@@ -560,7 +540,10 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
     val_refs = [e.text for e in validation]
 
     net = to_torch(base_model)
-    anchor = {n: p.detach().clone() for n, p in net.named_parameters()}
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs[:settings.freeze]:
+        conv.requires_grad_(False)
+    anchor = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
     params = [p for p in net.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
     per_epoch = max(1, math.ceil(len(usable) / settings.batch_size))
@@ -647,7 +630,8 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                 loss = ctc(log_probs, targets, steps_in, lengths)
                 if settings.anchor:
                     loss = loss + settings.anchor * sum(
-                        ((p - anchor[n]) ** 2).sum() for n, p in net.named_parameters())
+                        ((p - anchor[n]) ** 2).sum() for n, p in net.named_parameters()
+                        if n in anchor)
                 optimiser.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 5.0)
