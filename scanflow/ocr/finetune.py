@@ -312,7 +312,8 @@ def _onnx_for_torch(model_path: Path):
 
 def _drop_identities(model) -> None:
     """Remove Identity nodes (Paddle's exporter leaves 135): onnx2torch turns each into a
-    full copy of its tensor, 9 % of a training step's time."""
+    full copy of its tensor. With :func:`_fold_conv_bias`, the widest batch of IAM lines
+    peaks at 2.24 GB instead of 2.44 (and steps take 0-5 % less time)."""
     graph = model.graph
     outputs = {o.name for o in graph.output}
     alias = {n.output[0]: n.input[0] for n in graph.node
