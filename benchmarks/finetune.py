@@ -3,7 +3,7 @@ fine-tuned model.
 
     .venv/bin/python benchmarks/finetune.py TRAIN_DIR... --eval EVAL_DIR [--json]
         [--epochs 3] [--holdout 0.15] [--threads 2] [--batch-size 4] [--limit-train N] [--max-steps N]
-    .venv/bin/python benchmarks/finetune.py --school-hand kalam [--school-lines 200] [--json]
+    .venv/bin/python benchmarks/finetune.py --school-hand zeyada [--school-lines 200] [--json]
 
 Training uses the product's own code (:func:`scanflow.ocr.finetune.fine_tune`, the recipe
 ``scanflow model train`` runs): the TRAIN_DIR lines are split by form (IAM) or page
