@@ -92,10 +92,24 @@ def test_split_by_group_keeps_each_writer_on_one_side(tmp_path):
     assert finetune.split_by_group(examples, 0.2) == (train, held)  # deterministic
 
 
-def test_greedy_decode_merges_repeats_and_drops_blanks():
-    chars = ["blank", "a", "b", " "]
-    probs = np.eye(4)[[1, 1, 0, 1, 2, 2, 3, 0, 3, 2]][None]
-    assert finetune.greedy_decode(probs, chars) == ["aab b"]
+def test_batches_of_similar_widths_waste_little_on_padding():
+    import random
+
+    rng = np.random.default_rng(3)
+    widths = {i: float(w) for i, w in enumerate(rng.uniform(5, 25, 203))}
+
+    def padded(batches):
+        return sum(max(widths[i] for i in b) * len(b) for b in batches) / sum(widths.values())
+
+    bucketed = finetune.epoch_batches(widths, 4, True, random.Random(1))
+    shuffled = finetune.epoch_batches(widths, 4, False, random.Random(1))
+    for batches in (bucketed, shuffled):
+        assert sorted(i for b in batches for i in b) == list(range(203))  # each line once
+        assert max(len(b) for b in batches) == 4
+    assert padded(bucketed) < 1.1 < 1.2 < padded(shuffled)
+    # Another epoch meets other neighbours and another batch order; a resumed run the same.
+    assert finetune.epoch_batches(widths, 4, True, random.Random(2)) != bucketed
+    assert finetune.epoch_batches(widths, 4, True, random.Random(1)) == bucketed
 
 
 def test_read_lines_reads_a_printed_line_with_the_stock_model(tmp_path):
@@ -208,6 +222,10 @@ def test_torch_copy_of_the_recogniser_matches_onnxruntime():
     assert np.abs(got - expected).max() < 1e-4
     # Every weight trains, the head and the LayerNorms included.
     assert sum(p.numel() for p in net.parameters()) > 5_000_000
+    # The graph trained is the lean one: no tensor copies, biases inside the convolutions.
+    graph = finetune._onnx_for_torch(base).graph
+    assert not [n for n in graph.node if n.op_type == "Identity"]
+    assert sum(len(n.input) == 3 for n in graph.node if n.op_type == "Conv") > 50
 
 
 @needs_training
@@ -300,3 +318,32 @@ def test_backup_and_restore_keep_the_model_versions(archive, tmp_path):
             str(tmp_path / "restored"))
     finally:
         again.close()
+
+@needs_training
+def test_frozen_convolutions_keep_their_weights(tmp_path):
+    import cv2
+
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    for i, word in enumerate(["cat", "dog", "sun"]):
+        img = np.full((40, 150, 3), 255, np.uint8)
+        cv2.putText(img, word, (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
+        cv2.imwrite(str(folder / f"w{i}-00.png"), img)
+        (folder / f"w{i}-00.gt.txt").write_text(word + "\n")
+    examples = finetune.read_line_dir(folder)
+    settings = finetune.TrainSettings(epochs=1, batch_size=2, threads=1, freeze=1,
+                                      learning_rate=1e-3, warmup=0, augment=False)
+    base = model_files()["rec"]
+    finetune.fine_tune(base, examples[:2], examples[2:], tmp_path / "out.onnx",
+                       tmp_path / "work", settings)
+
+    # The checkpoint holds the weights as trained (the exported model is the best one,
+    # which may be the untouched base).
+    import torch
+
+    trained = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)["model"]
+    net = finetune.to_torch(base)
+    convs = [name for name, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    first, last = convs[0] + ".weight", convs[-1] + ".weight"
+    assert torch.equal(trained[first], net.state_dict()[first])
+    assert not torch.allclose(trained[last], net.state_dict()[last])

@@ -309,3 +309,37 @@ def test_font_is_found_in_the_installed_package():
 def test_bad_options_are_usage_errors(kwargs):
     with pytest.raises(UsageError):
         render_page(["x"], **kwargs)
+
+
+# ------------------------------------------------------------------ other hands
+
+
+# Zeyada is left out: it is the hand benchmarks/finetune.py keeps unseen.
+@pytest.mark.parametrize("font", ["kalam"])
+def test_another_font_writes_the_same_text_in_another_hand(font, clean_page):
+    page = render_page(None, seed=11, dpi=DPI, font=font)
+    assert page.settings["font"] == synth.OTHER_FONTS[font].name
+    assert page.lines[:2] == clean_page.lines[:2]  # the same story, from the same seed
+    ink, ink_default = _ink_mask(page.image), _ink_mask(clean_page.image)
+    assert ink.sum() > 1000
+    # Other letter shapes: the strokes fall elsewhere.
+    assert (ink & ink_default).sum() < 0.6 * min(ink.sum(), ink_default.sum())
+
+
+def test_the_default_hand_is_still_indie_flower(clean_page):
+    assert clean_page.settings["font"] == "Indie Flower"
+    again = render_page(None, seed=11, dpi=DPI, font=None)
+    assert np.array_equal(again.image, clean_page.image)
+
+
+def test_unknown_font_is_a_usage_error_naming_the_choices():
+    with pytest.raises(UsageError) as info:
+        render_page(None, seed=1, dpi=DPI, font="comic-sans")
+    assert "kalam" in str(info.value.hint)
+
+
+def test_missing_other_font_names_its_package(monkeypatch):
+    monkeypatch.setitem(synth.OTHER_FONTS, "kalam",
+                        synth.Font("Kalam", "fontpkg-kalam", "no_such_font_xyz", "K.ttf", ""))
+    with pytest.raises(MissingDependency, match="pip install fontpkg-kalam"):
+        synth.find_font("kalam")

@@ -26,7 +26,8 @@ def _pct(value) -> str:
               help="Also train on this folder of <stem>.png + <stem>.gt.txt lines (repeatable).")
 @click.option("--holdout", type=float, default=0.2, show_default=True,
               help="Share of the pupils whose lines are held back to judge the new model.")
-@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the lines (default: the recipe's, 3).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for training (default: all cores).")
 @click.option("--half-term", help="Only lines of this half term's pieces.")
@@ -46,7 +47,8 @@ def train(archive, extra_dirs, holdout, epochs, threads, half_term, max_steps, a
     from scanflow.progress import progress_for
     from scanflow.training.school import train_school_model
 
-    settings = TrainSettings(epochs=epochs, threads=threads or os.cpu_count() or 1,
+    settings = TrainSettings(epochs=epochs or TrainSettings.epochs,
+                             threads=threads or os.cpu_count() or 1,
                              max_steps=max_steps)
     report = train_school_model(archive, extra_dirs=extra_dirs, holdout=holdout,
                                 settings=settings, half_term=half_term,

@@ -12,7 +12,10 @@ handwritten line in reading order (the convention of ``shared/eval/handwriting``
 
 The handwriting font is Indie Flower (Kimberly Geswein, SIL Open Font License 1.1), found at run
 time inside the PyPI package ``fontpkg-indie-flower``; :class:`~scanflow.errors.MissingDependency`
-says so when it is missing.
+says so when it is missing. ``render_page(font=...)`` writes in another hand of
+:data:`OTHER_FONTS` instead (each in its own ``fontpkg-*`` package): the fine-tuning benchmark
+keeps one of them out of everything else, as the handwriting of a school the recogniser has
+never seen.
 
 Everything is deterministic for a given ``seed`` (and the same numpy/OpenCV/Pillow versions).
 
@@ -43,6 +46,7 @@ __all__ = [
     "FONT_NAME",
     "FONT_PIP_PACKAGE",
     "MISSPELLINGS",
+    "OTHER_FONTS",
     "STORIES",
     "SynthPage",
     "find_font",
@@ -61,20 +65,59 @@ FONT_MODULE = "fontpkg_indie_flower"
 FONT_FILE = "IndieFlower-Regular.ttf"
 
 
-def find_font() -> Path:
-    """Path of the handwriting TTF inside its installed package, or MissingDependency."""
+
+
+@dataclass(frozen=True)
+class Font:
+    """A handwriting font shipped in a PyPI package: ``files/<file>`` inside ``module``."""
+
+    name: str
+    package: str
+    module: str
+    file: str
+    licence: str
+
+
+# Other hands, by the key ``render_page(font=...)`` takes. Each is a separate package,
+# installed with the test tools.
+OTHER_FONTS: dict[str, Font] = {
+    "kalam": Font("Kalam", "fontpkg-kalam", "fontpkg_kalam", "Kalam-Regular.ttf",
+                  "SIL Open Font License 1.1 (OFL-1.1), Copyright (c) 2014 Indian Type Foundry"),
+    # An untidy hand the stock recogniser reads worst (1.6 % CER on pages where Indie
+    # Flower gives 0.6 %, Kalam 0.25 %): benchmarks/finetune.py's school, and nothing else.
+    "zeyada": Font("Zeyada", "fontpkg-zeyada", "fontpkg_zeyada", "Zeyada.ttf",
+                   "SIL Open Font License 1.1 (OFL-1.1), Copyright (c) 2010 Kimberly Geswein"),
+}
+
+
+def _chosen_font(font: str | None) -> Font:
+    if font is None:
+        # Read at call time, not frozen into a table, so the default stays one place.
+        return Font(FONT_NAME, FONT_PIP_PACKAGE, FONT_MODULE, FONT_FILE, FONT_LICENCE)
+    if font not in OTHER_FONTS:
+        raise UsageError(f"Unknown handwriting font {font!r}.",
+                         f"Use one of: {', '.join(OTHER_FONTS)} (or none for {FONT_NAME}).")
+    return OTHER_FONTS[font]
+
+
+def find_font(font: str | None = None) -> Path:
+    """Path of the handwriting TTF inside its installed package, or MissingDependency.
+
+    ``font``: a key of :data:`OTHER_FONTS`; default Indie Flower.
+    """
+    chosen = _chosen_font(font)
     try:
-        spec = importlib.util.find_spec(FONT_MODULE)
+        spec = importlib.util.find_spec(chosen.module)
     except (ImportError, ValueError):
         spec = None
     for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / "files" / FONT_FILE
+        candidate = Path(location) / "files" / chosen.file
         if candidate.is_file():
             return candidate
     raise MissingDependency(
-        f"The handwriting font {FONT_NAME!r} used for synthetic pages is not installed "
-        f"(Python package {FONT_MODULE!r} with files/{FONT_FILE} was not found).",
-        f"Install it with: pip install {FONT_PIP_PACKAGE}",
+        f"The handwriting font {chosen.name!r} used for synthetic pages is not installed "
+        f"(Python package {chosen.module!r} with files/{chosen.file} was not found).",
+        f"Install it with: pip install {chosen.package}",
     )
 
 
@@ -688,6 +731,7 @@ def render_page(
     photo: bool = False,
     lines_colour: str = "blue",
     hand: int | None = None,
+    font: str | None = None,
 ) -> SynthPage:
     """Render one exercise-book page of a child's handwriting.
 
@@ -707,6 +751,7 @@ def render_page(
     lines_colour: "blue" or "grey" feint ruling.
     hand: seed of the child's handwriting style (size, slant, spacing, pencil); default ``seed``.
         Give the same ``hand`` to every page of one pupil.
+    font: the handwriting font, a key of :data:`OTHER_FONTS`; default Indie Flower.
 
     Text that did not fit is in ``settings["unwritten"]``: pass it as ``text_lines`` of the next
     page (same ``hand``) to continue the piece.
@@ -717,7 +762,7 @@ def render_page(
         raise UsageError(f"Unknown lines_colour {lines_colour!r}.", f"Use one of: {', '.join(RULE_COLOURS)}.")
     if not 30 <= dpi <= 1200:
         raise UsageError(f"dpi {dpi} is out of range.", "Use 30-1200 (tests use ~100, scans 300).")
-    font_path = find_font()
+    font_path = find_font(font)
 
     ss = np.random.SeedSequence(int(seed))
     r_text, r_hand, r_paper, r_ink, r_deg, r_photo = (np.random.default_rng(s) for s in ss.spawn(6))
@@ -779,7 +824,7 @@ def render_page(
         "jpeg_quality": jpeg_quality,
         "photo": bool(photo),
         "lines_colour": lines_colour,
-        "font": FONT_NAME,
+        "font": _chosen_font(font).name,
         "hand": hand_seed,
         "font_size_px": writer.size,
         "rules_y": geo["rules_y"],  # before skew / photo warp

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -41,7 +42,7 @@ import cv2
 import numpy as np
 
 from scanflow.errors import EngineUnavailable, UsageError
-from scanflow.ocr.rapid import clean_text
+from scanflow.ocr.ctc import LineRecogniser, decode, latin_mask
 from scanflow.progress import NullProgress, Progress
 
 TRAIN_HINT = ("Install the training extra: .venv/bin/pip install -e '.[train]' "
@@ -66,14 +67,20 @@ class TrainSettings:
     """How to fine-tune. ``max_steps`` caps the run (tests, quick trials); ``threads`` is
     torch's CPU threads."""
 
-    epochs: int = 4
+    # 3, not 4: the best checkpoint came at epoch 2 of 3 on the simulated school's 200
+    # lines and at epoch 1 of 2 on 120 IAM lines (benchmarks/finetune.py, README).
+    epochs: int = 3
     # 4, not 8: training on full-width IAM lines peaked at 6.9 GB of memory at 8 and 4.5 GB
     # at 4 (benchmarks/finetune.py; README), and school PCs have 8 GB.
     batch_size: int = 4
     learning_rate: float = 5e-5
     warmup: float = 0.1           # share of the steps spent warming up
     anchor: float = 1e-3          # L2 pull towards the base weights
+    freeze: int = 0               # leading convolutions kept as they are (0: all train)
     augment: bool = True
+    # Lines of similar width share a batch, so little of each step is spent on padding
+    # (IAM lines in random batches of 4 are padded to 1.29x their width; bucketed, 1.005x).
+    bucket_by_width: bool = True
     seed: int = 0
     threads: int = 1
     checkpoint_every: int = 20    # steps between checkpoints (resume points)
@@ -98,6 +105,9 @@ class TrainResult:
     seconds: float
     resumed_from: int = 0
     history: list[dict] = field(default_factory=list)
+    # Time in the training steps alone (no validation, no export): what batching and
+    # threads change, and what scales with the number of lines.
+    step_seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- data
@@ -202,38 +212,12 @@ def characters(model_path: str | Path) -> list[str]:
     return ["blank"] + meta["character"].splitlines() + [" "]
 
 
-def greedy_decode(probs: np.ndarray, chars: Sequence[str]) -> list[str]:
-    """CTC best path: the most likely class per step, repeats merged, blanks dropped."""
-    texts = []
-    for seq in probs.argmax(axis=-1):
-        keep = np.ones(len(seq), dtype=bool)
-        keep[1:] = seq[1:] != seq[:-1]
-        keep &= seq != 0
-        texts.append(clean_text("".join(chars[i] for i in seq[keep])))
-    return texts
-
-
-def read_lines(model_path: str | Path, images: Sequence[np.ndarray], batch_size: int = 6,
+def read_lines(model_path: str | Path, images: Sequence[np.ndarray],
                threads: int = 1) -> list[str]:
-    """Read line images with a recogniser, exactly as rapidocr reads a detected box (same
-    resizing, padding and batching by width), without detection."""
-    import onnxruntime
-
-    opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = max(1, threads)
-    opts.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(model_path), opts,
-                                           providers=["CPUExecutionProvider"])
-    chars = characters(model_path)
-    name = session.get_inputs()[0].name
-    order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
-    texts = [""] * len(images)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        probs = session.run(None, {name: batch_array([images[i] for i in idx])})[0]
-        for i, text in zip(idx, greedy_decode(probs, chars)):
-            texts[i] = text
-    return texts
+    """Read line images with a recogniser exactly as the pipeline reads a detected line
+    (:class:`~scanflow.ocr.ctc.LineRecogniser`: RapidOCR's resizing, padding and batching
+    by width, English-only decoding), without detection."""
+    return [r.text for r in LineRecogniser(Path(model_path), threads=threads).read(images)]
 
 
 def cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
@@ -258,6 +242,10 @@ def line_cer(model_path: str | Path, examples: Sequence[LineExample], threads: i
 
 
 def _import_torch():
+    # Spinning OpenMP threads (the default) wait for each other at every operation; on a
+    # PC doing anything else at the same time a step then took 2.4x the CPU and 2x the
+    # time (benchmarks/finetune.py, README). Read once, when torch first loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch
     except ImportError:
@@ -317,7 +305,67 @@ def _onnx_for_torch(model_path: Path):
             keep = [a for a in node.attribute if a.name != "auto_pad"]
             del node.attribute[:]
             node.attribute.extend(keep + [helper.make_attribute("pads", [0, 0, 1, 1])])
+    _drop_identities(model)
+    _fold_conv_bias(model)
     return model
+
+
+def _drop_identities(model) -> None:
+    """Remove Identity nodes (Paddle's exporter leaves 135): onnx2torch turns each into a
+    full copy of its tensor. With :func:`_fold_conv_bias`, the widest batch of IAM lines
+    peaks at 2.24 GB instead of 2.44 (and steps take 0-5 % less time)."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    alias = {n.output[0]: n.input[0] for n in graph.node
+             if n.op_type == "Identity" and n.output[0] not in outputs}
+
+    def source(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    keep = [n for n in graph.node if not (n.op_type == "Identity" and n.output[0] in alias)]
+    for node in keep:
+        for i, name in enumerate(node.input):
+            node.input[i] = source(name)
+    del graph.node[:]
+    graph.node.extend(keep)
+
+
+def _fold_conv_bias(model) -> None:
+    """Turn Conv followed by Add of a per-channel constant into one Conv with a bias: one
+    pass less over every feature map, forward and backward."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    users: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    folded = set()
+    for conv in graph.node:
+        if conv.op_type != "Conv" or len(conv.input) != 2 or conv.input[1] not in inits:
+            continue
+        out = conv.output[0]
+        after = users.get(out, [])
+        if out in outputs or len(after) != 1 or after[0].op_type != "Add":
+            continue
+        add = after[0]
+        other = add.input[1] if add.input[0] == out else add.input[0]
+        channels = inits[conv.input[1]].dims[0]
+        if other not in inits or list(inits[other].dims) != [1, channels, 1, 1]:
+            continue
+        bias = numpy_helper.from_array(numpy_helper.to_array(inits[other]).reshape(channels),
+                                       name=other + ".bias")
+        graph.initializer.append(bias)
+        conv.input.append(bias.name)
+        conv.output[0] = add.output[0]
+        folded.add(add.output[0])
+    keep = [n for n in graph.node if not (n.op_type == "Add" and n.output[0] in folded)]
+    del graph.node[:]
+    graph.node.extend(keep)
 
 
 def _tuple_slice_class(torch):
@@ -414,16 +462,39 @@ def _encode(text: str, index: dict[str, int]) -> list[int]:
 
 
 def _validate(torch, net, images, chars, batch_size: int = 8) -> list[str]:
+    # Decoded as the pipeline decodes (English classes only), so the checkpoint kept is
+    # the one that reads pages best, not the one that emits the fewest stray CJK classes.
     net.eval()
+    mask = latin_mask(chars)
     order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
     texts = [""] * len(images)
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             logits = net(torch.from_numpy(batch_array([images[i] for i in idx])))
-            for i, t in zip(idx, greedy_decode(logits.numpy(), chars)):
-                texts[i] = t
+            for i, probs in zip(idx, torch.softmax(logits, -1).numpy()):
+                texts[i] = "".join(c for c, _, _, _ in decode(probs, chars, mask))
     return texts
+
+
+def epoch_batches(widths: dict[int, float], batch_size: int, bucket: bool,
+                  rng: random.Random) -> list[list[int]]:
+    """One epoch's batches of line indices (``widths``: index -> width/height).
+
+    With ``bucket``, lines are sorted by width (each width jittered by up to 15 %, so the
+    same lines do not always meet) and cut into batches, whose order is then shuffled:
+    every batch is padded to its widest line, and padding costs as much to train on as
+    writing. Without it, the lines are simply shuffled.
+    """
+    order = list(widths)
+    rng.shuffle(order)
+    if bucket:
+        jitter = {i: widths[i] * rng.uniform(0.85, 1.15) for i in order}
+        order.sort(key=jitter.__getitem__)
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if bucket:
+        rng.shuffle(batches)
+    return batches
 
 
 def _set_train_mode(torch, net) -> None:
@@ -465,11 +536,15 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
     train_imgs = [load_line(e.image) for e in train]
     labels = [_encode(e.text, index) for e in train]
     usable = [i for i, lab in enumerate(labels) if lab]
+    widths = {i: train_imgs[i].shape[1] / train_imgs[i].shape[0] for i in usable}
     val_imgs = [load_line(e.image) for e in validation]
     val_refs = [e.text for e in validation]
 
     net = to_torch(base_model)
-    anchor = {n: p.detach().clone() for n, p in net.named_parameters()}
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs[:settings.freeze]:
+        conv.requires_grad_(False)
+    anchor = {n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad}
     params = [p for p in net.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
     per_epoch = max(1, math.ceil(len(usable) / settings.batch_size))
@@ -490,6 +565,7 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                               "validation": [str(e.image) for e in validation],
                               "settings": settings.to_dict()}, sort_keys=True)
     step, best_cer, best_step, history, resumed = 0, None, 0, [], 0
+    step_seconds = 0.0
     best_state = None
     start_cer = None
     if checkpoint.is_file():
@@ -537,13 +613,12 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
             # Each epoch's order depends only on the seed and the epoch: a resumed run
             # sees the same batches it would have.
             epoch, offset = divmod(step, per_epoch)
-            order = list(usable)
-            random.Random(settings.seed * 1000 + epoch).shuffle(order)
-            batches = [order[i:i + settings.batch_size]
-                       for i in range(0, len(order), settings.batch_size)]
+            batches = epoch_batches(widths, settings.batch_size, settings.bucket_by_width,
+                                    random.Random(settings.seed * 1000 + epoch))
             for batch in batches[offset:]:
                 if step >= total:
                     break
+                tick = time.monotonic()
                 rng = random.Random(settings.seed * 100003 + step)
                 imgs = [augment(train_imgs[i], rng) if settings.augment else train_imgs[i]
                         for i in batch]
@@ -556,13 +631,15 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                 loss = ctc(log_probs, targets, steps_in, lengths)
                 if settings.anchor:
                     loss = loss + settings.anchor * sum(
-                        ((p - anchor[n]) ** 2).sum() for n, p in net.named_parameters())
+                        ((p - anchor[n]) ** 2).sum() for n, p in net.named_parameters()
+                        if n in anchor)
                 optimiser.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 5.0)
                 optimiser.step()
                 scheduler.step()
                 step += 1
+                step_seconds += time.monotonic() - tick
                 progress.advance()
                 if step % every == 0 or step == total:
                     validate()
@@ -579,4 +656,4 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                        validation_lines=len(validation), validation_cer_start=start_cer,
                        validation_cer_best=best_cer, best_step=best_step,
                        seconds=round(time.monotonic() - started, 1), resumed_from=resumed,
-                       history=history)
+                       history=history, step_seconds=round(step_seconds, 1))
