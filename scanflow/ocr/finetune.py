@@ -43,6 +43,7 @@ import numpy as np
 
 from scanflow.errors import EngineUnavailable, UsageError
 from scanflow.ocr.ctc import LineRecogniser, decode, latin_mask
+from scanflow.ocr.lineprep import fit_line
 from scanflow.progress import NullProgress, Progress
 
 TRAIN_HINT = ("Install the training extra: .venv/bin/pip install -e '.[train]' "
@@ -533,11 +534,14 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
 
     chars = characters(base_model)
     index = {ch: i for i, ch in enumerate(chars) if i > 0}
-    train_imgs = [load_line(e.image) for e in train]
+    # Lines are fitted to the recogniser's letter spacing as the pipeline fits them before
+    # reading (scanflow.ocr.lineprep): a model trained on unfitted lines would then read
+    # lines shaped unlike any it was taught on.
+    train_imgs = [fit_line(load_line(e.image))[0] for e in train]
     labels = [_encode(e.text, index) for e in train]
     usable = [i for i, lab in enumerate(labels) if lab]
     widths = {i: train_imgs[i].shape[1] / train_imgs[i].shape[0] for i in usable}
-    val_imgs = [load_line(e.image) for e in validation]
+    val_imgs = [fit_line(load_line(e.image))[0] for e in validation]
     val_refs = [e.text for e in validation]
 
     net = to_torch(base_model)
