@@ -38,8 +38,9 @@ With ``--browser`` (headless Chromium, Debian's /usr/bin/chromium via Playwright
                   (from the key event's time to the page's mark 'saved-painted'), p95 goal
                   100 ms; also shown: until Playwright sees the text;
    * scoring      the scoring panel by keyboard for a teacher who agrees with every
-                  suggestion: ↓ past each suggested level, the evidence's level typed for
-                  the teacher-judgement criteria, Enter; keystrokes counted, the script's
+                  suggestion: opening the panel, a suggested level left as it stands (focus
+                  goes from one criterion waiting for a level to the next), the evidence's
+                  level typed for the teacher-judgement criteria, Enter; keystrokes counted, the script's
                   time measured, and a person's time modelled as 1.5 s to read each
                   criterion's suggestion plus 3 keys a second (goal: 15 s).
 
@@ -491,15 +492,15 @@ def browser_run(path: Path, pieces: int = 20, seed: int = 13) -> dict:
                 page.wait_for_selector("#score-form fieldset.criterion")
                 fieldsets = page.locator("#score-form fieldset.criterion:not([disabled])")
                 criteria = fieldsets.count()
+                # A suggested level stands with no key pressed (the teacher reads it); focus
+                # goes to each criterion waiting for the teacher's level in turn.
                 for k in range(criteria):
                     fs = fieldsets.nth(k)
-                    if fs.locator("input:checked").count():
-                        page.keyboard.press("ArrowDown")  # the suggestion stands
-                    else:
+                    if not fs.locator("input:checked").count():
                         badge = fs.locator("legend .badge").first.inner_text()
                         level = re.search(r"level (\d)", badge)
                         page.keyboard.press(level.group(1) if level else "3")
-                    keys += 1
+                        keys += 1
                 page.keyboard.press("Enter")
                 keys += 1
                 page.wait_for_selector("#score-state:has-text('Saved')")

@@ -358,6 +358,29 @@ def test_scoring_by_keyboard_in_one_form_without_a_reload(browser, local_server)
     assert errors == []
 
 
+def test_a_digit_moves_on_to_the_next_criterion_still_waiting_for_a_level(browser, local_server):
+    archive, ids, base = local_server
+    T.mark_reviewed(archive, ids["ava"], reviewer="kim")
+    errors: list[str] = []
+    page = _page(browser, errors)
+    page.goto(f"{base}/piece/{ids['ava']}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.locator("#scoring-details summary").click()
+    page.wait_for_selector("#score-form")
+    focused = "document.activeElement.closest('fieldset').dataset.criterion"
+    assert page.evaluate(focused) == "audience_ideas"  # no suggestion: the teacher's call
+    page.keyboard.press("2")
+    assert page.evaluate(focused) == "character_setting"
+    # Take punctuation's suggested level away: the next digit skips vocabulary, whose
+    # suggestion stands, and lands on punctuation, the next criterion waiting.
+    assert page.locator("fieldset[data-criterion=vocabulary] input:checked").count() == 1
+    page.evaluate("document.querySelectorAll('fieldset[data-criterion=punctuation] input')"
+                  ".forEach(function (r) { r.checked = false; })")
+    page.keyboard.press("3")
+    assert page.evaluate(focused) == "punctuation"
+    assert errors == []
+
+
 STORY_36 = [f"line {n} of the story and the dragon flew on" for n in range(1, 37)]
 
 

@@ -755,7 +755,7 @@
       return resp.text();
     }).then(function (html) {
       body.innerHTML = html;  // our own server-rendered, escaped HTML; no scripts in it
-      focusCriterion(0);
+      focusCriterion(nextWaiting(0));
     }, function () {
       delete scoring.dataset.loaded;
     });
@@ -763,10 +763,20 @@
   if (scoring) scoring.addEventListener("toggle", loadScoring);
 
   // One form for every criterion: a digit sets the level of the criterion in focus and
-  // moves on, ↑/↓ move, Enter saves them all without reloading the page.
+  // moves on to the next one still waiting for a level (a suggested level stands until
+  // changed: a teacher who agrees reads it and types nothing), ↑/↓ move one at a time,
+  // Enter saves them all without reloading the page.
   function criteria() {
     return Array.prototype.slice.call(
       document.querySelectorAll("#score-form fieldset.criterion:not([disabled])"));
+  }
+
+  function nextWaiting(from) {
+    var all = criteria();
+    for (var i = from; i < all.length; i++) {
+      if (!all[i].querySelector("input[type=radio]:checked")) return i;
+    }
+    return from;
   }
 
   function focusCriterion(i) {
@@ -815,7 +825,7 @@
     if (/^[1-5]$/.test(e.key) && fs) {
       e.preventDefault();
       var radio = fs.querySelector("input[type=radio][value='" + e.key + "']:not([disabled])");
-      if (radio) { radio.checked = true; focusCriterion(at + 1); }
+      if (radio) { radio.checked = true; focusCriterion(nextWaiting(at + 1)); }
     } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && fs) {
       e.preventDefault();
       focusCriterion(at + (e.key === "ArrowDown" ? 1 : -1));
