@@ -2,7 +2,7 @@
 fine-tuned model.
 
     .venv/bin/python benchmarks/finetune.py TRAIN_DIR... --eval EVAL_DIR [--json]
-        [--epochs 3] [--holdout 0.15] [--threads 2] [--batch-size 4] [--limit-train N] [--max-steps N]
+        [--epochs N] [--holdout 0.15] [--threads 2] [--batch-size 4] [--limit-train N] [--max-steps N]
     .venv/bin/python benchmarks/finetune.py --school-hand zeyada [--school-lines 200] [--json]
 
 Training uses the product's own code (:func:`scanflow.ocr.finetune.fine_tune`, the recipe
@@ -130,7 +130,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-overlap", action="store_true",
                         help="Train also on lines whose text is on the EVAL_DIR pages.")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--epochs", type=int, default=finetune.TrainSettings.epochs)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Passes over the lines (default: the recipe's, 3-6 by the data).")
     parser.add_argument("--holdout", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=finetune.TrainSettings.batch_size)
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
         "train_dirs": [str(d) for d in args.train_dirs], "eval_dir": str(args.eval_dir),
         "school_hand": args.school_hand, "overlap_lines_left_out": dropped,
         "train_lines": result.train_lines, "validation_lines": result.validation_lines,
-        "steps": result.steps, "best_step": result.best_step, "settings": settings.to_dict(),
+        "steps": result.steps, "best_step": result.best_step, "settings": {**settings.to_dict(), "epochs": result.epochs},
         "validation_cer_start": round(result.validation_cer_start, 4),
         "validation_cer_best": round(result.validation_cer_best, 4),
         "history": result.history,

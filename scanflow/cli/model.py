@@ -27,7 +27,7 @@ def _pct(value) -> str:
 @click.option("--holdout", type=float, default=0.2, show_default=True,
               help="Share of the pupils whose lines are held back to judge the new model.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Passes over the lines (default: the recipe's, 3).")
+              help="Passes over the lines (default: 3 to 6, fewer the more lines there are).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for training (default: all cores).")
 @click.option("--half-term", help="Only lines of this half term's pieces.")
@@ -47,7 +47,7 @@ def train(archive, extra_dirs, holdout, epochs, threads, half_term, max_steps, a
     from scanflow.progress import progress_for
     from scanflow.training.school import train_school_model
 
-    settings = TrainSettings(epochs=epochs or TrainSettings.epochs,
+    settings = TrainSettings(epochs=epochs,
                              threads=threads or os.cpu_count() or 1,
                              max_steps=max_steps)
     report = train_school_model(archive, extra_dirs=extra_dirs, holdout=holdout,

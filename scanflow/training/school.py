@@ -110,7 +110,7 @@ def train_school_model(archive: Archive, *, extra_dirs: Sequence[str | Path] = (
             status="better" if better else "not_better", train_lines=len(train),
             heldout_lines=len(held), extra_lines=len(extras), pupils=len(pupils),
             cer_before=round(cer_before, 5), cer_after=round(cer_after, 5),
-            train_seconds=result.seconds, settings={**settings.to_dict(), "holdout": holdout},
+            train_seconds=result.seconds, settings={**settings.to_dict(), "epochs": result.epochs, "holdout": holdout},
             data={"pieces": report.pieces, "changed_lines": report.changed,
                   "heldout_pupils": len({e.group for e in held}),
                   "extra_dirs": [str(d) for d in extra_dirs], "half_term": half_term,
