@@ -358,7 +358,6 @@ def run(path: Path, requests: int, seed: int = 11) -> dict:
                 "SELECT group_concat(x || ',' || y || ',' || w || ',' || h, ';') FROM "
                 "(SELECT x, y, w, h FROM lines WHERE page_id = ? ORDER BY line_no)",
                 [page]).fetchone()[0]
-            client.get(f"/page/{page}/display.webp")
             url = f"/page/{page}/lines.jpg?b={boxes}"
             status, body, ms = client.get(url)
             if status == 404:

@@ -204,7 +204,7 @@ class LineRecogniser:
             padded = int(HEIGHT * widest)
             tensors, widths = [], []
             for i in batch:
-                tensor, used = _normalise(images[i], padded)
+                tensor, used = normalise_line(images[i], padded)
                 tensors.append(tensor)
                 widths.append(used / padded)
             probs = self.session.run(None, {self.input: np.stack(tensors)})[0]
@@ -223,8 +223,9 @@ class LineRecogniser:
         return float(np.clip(foreign, 0.0, 1.0).mean()) if len(seen) else 0.0
 
 
-def _normalise(img: np.ndarray, padded: int) -> tuple[np.ndarray, int]:
-    """The line scaled to height 48, as RapidOCR feeds it, zero-padded to ``padded``."""
+def normalise_line(img: np.ndarray, padded: int) -> tuple[np.ndarray, int]:
+    """The line scaled to height 48, as RapidOCR feeds it (CHW float32, values -1..1),
+    zero-padded on the right to ``padded``, and the width it fills."""
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     h, w = img.shape[:2]

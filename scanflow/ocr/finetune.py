@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from scanflow.errors import EngineUnavailable, UsageError
-from scanflow.ocr.ctc import LineRecogniser, decode, latin_mask
+from scanflow.ocr.ctc import HEIGHT, MIN_WIDTH, LineRecogniser, decode, latin_mask, normalise_line
 from scanflow.ocr.lineprep import fit_line
 from scanflow.progress import NullProgress, Progress
 
@@ -50,8 +50,6 @@ TRAIN_HINT = ("Install the training extra: .venv/bin/pip install -e '.[train]' "
               "(or: bash setup.sh train).")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 GT_SUFFIX = ".gt.txt"
-HEIGHT = 48          # the recogniser's input height (rapidocr's rec_img_shape)
-MIN_WIDTH = 320      # rapidocr pads every batch to at least this width
 
 
 @dataclass
@@ -178,22 +176,11 @@ def load_line(path: Path) -> np.ndarray:
     return img
 
 
-def normalise(img: np.ndarray, width: int) -> np.ndarray:
-    """rapidocr's ``resize_norm_img``: height 48, aspect kept, values -1..1, zero padding
-    on the right to ``width``. Returns CHW float32."""
-    h, w = img.shape[:2]
-    resized_w = min(width, int(math.ceil(HEIGHT * w / float(h))))
-    resized = cv2.resize(img, (max(1, resized_w), HEIGHT)).astype(np.float32)
-    out = np.zeros((3, HEIGHT, width), dtype=np.float32)
-    out[:, :, :resized.shape[1]] = (resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
-    return out
-
-
 def batch_array(images: Sequence[np.ndarray]) -> np.ndarray:
     """A batch as rapidocr builds it: every image padded to the widest (at least 320)."""
     ratio = max([MIN_WIDTH / HEIGHT] + [im.shape[1] / im.shape[0] for im in images])
     width = int(HEIGHT * ratio)
-    return np.stack([normalise(im, width) for im in images])
+    return np.stack([normalise_line(im, width)[0] for im in images])
 
 
 def augment(img: np.ndarray, rng: random.Random) -> np.ndarray:
