@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from scanflow.errors import ArchiveError, ScanflowError
+from scanflow.imaging import shrink
 
 
 def write_png_atomic(path: Path, image: np.ndarray) -> None:
@@ -278,11 +279,12 @@ def load_view_reduced(path: Path, turn: int | None, width: int) -> np.ndarray:
 
 def encode_display(upright_rgb: np.ndarray, kind: str) -> bytes:
     """The WebP display copy of ``kind`` of an upright page (RGB)."""
-    img = cv2.cvtColor(upright_rgb, cv2.COLOR_RGB2BGR)
+    img = upright_rgb
     h, w = img.shape[:2]
     width = DISPLAY_SIZES[kind]
     if width and w > width:
-        img = cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+        img = shrink(img, width / w)
+    img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR if img.ndim == 3 else cv2.COLOR_GRAY2BGR)
     ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY[kind]])
     if not ok:
         raise ScanflowError(f"could not make the {kind} picture")
