@@ -36,6 +36,7 @@ import numpy as np
 from scanflow.archive.images import fingerprint, load_view_reduced
 from scanflow.archive.store import Archive
 from scanflow.errors import UsageError
+from scanflow.imaging import label_marks
 from scanflow.review import pageimages
 
 ROW = 56  # pixels per line in the picture: twice the 28 px the screen shows (sharp on hi-DPI)
@@ -94,7 +95,7 @@ def ink_owners(gray: np.ndarray, bands: list[Band]) -> np.ndarray:
     """For each pixel of ``gray`` (bands in its pixels): the index of the line its ink
     belongs to, -1 for paper."""
     _t, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    n, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, labels, stats, centroids = label_marks(ink)
     if n <= 1 or not bands:
         return np.full(gray.shape, -1, np.int16)
     cx = np.array([b.cx for b in bands])
