@@ -20,6 +20,9 @@ def shrink(image: np.ndarray, fx: float, fy: float | None = None) -> np.ndarray:
     (877, 620)
     """
     fy = fx if fy is None else fy
+    if fx == fy and float(1 / fx).is_integer():
+        # Already OpenCV's fast case (it rounds the size and averages whole blocks).
+        return cv2.resize(image, None, fx=fx, fy=fy, interpolation=cv2.INTER_AREA)
     h, w = image.shape[:2]
     size = (max(1, int(round(w * fx))), max(1, int(round(h * fy))))
     step = int(min(w / size[0], h / size[1]))

@@ -581,26 +581,48 @@ def ruled_lines_mask(ink: np.ndarray, dpi: float = 300) -> np.ndarray:
     for runs longer than an eighth of the page and at least an inch (so a letter's stem on
     a single-line image is never taken for a rule); only pixels that were ink are returned.
 
-    The runs are looked for at half resolution (a 2x2 block is ink when any of its pixels
-    is): a rule is tens of pixels long either way, and the search costs a quarter (30
-    against 120-180 CPU-ms a page). Every rule pixel the full-resolution search found is
-    still found; the fringe grows by about a pixel (1-2 % more rule pixels on generated
-    ruled pages), which the re-bridging in :func:`remove_rules` gives back to letters.
+    Closing and opening by a one-pixel-thin line treat each row (or column) on its own, so
+    they are run at full resolution only on the rows and columns where a quick look at half
+    resolution (a 2x2 block is ink when any of its pixels is, with a shorter run and a
+    wider gap allowed) sees a run that long: a page's rules, not its writing. The result is
+    the full-page search's, at 40 instead of 120-180 CPU-ms a page. (Taking the half-
+    resolution rules themselves, a pixel coarser, cost Tesseract 0.5 points of CER on
+    ruled pages.)
     """
     h, w = ink.shape
-    if min(h, w) < 4:
-        return np.zeros_like(ink)
-    small = shrink_by(ink, 2)
-    small[small > 0] = 255
-    sh, sw = small.shape
-    joined_h = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _rect(max(5, w // 240), 1))
-    horiz = long_runs(joined_h, max(int(dpi), w // 8) // 2, axis=1)
-    joined_v = cv2.morphologyEx(small, cv2.MORPH_CLOSE, _rect(1, max(5, h // 240)))
-    vert = long_runs(joined_v, max(int(dpi), h // 8) // 2, axis=0)
+    gap_h, run_h = max(9, w // 120), max(int(dpi), w // 8)
+    gap_v, run_v = max(9, h // 120), max(int(dpi), h // 8)
+    rows, cols = np.arange(h), np.arange(w)
+    if min(h, w) >= 8:
+        small = shrink_by(ink, 2)
+        small[small > 0] = 255
+        rows = _near(np.flatnonzero(long_runs(cv2.morphologyEx(
+            small, cv2.MORPH_CLOSE, _rect(gap_h // 2 + 2, 1)), max(1, run_h // 2 - 2),
+            axis=1).any(axis=1)), h)
+        cols = _near(np.flatnonzero(long_runs(cv2.morphologyEx(
+            small, cv2.MORPH_CLOSE, _rect(1, gap_v // 2 + 2)), max(1, run_v // 2 - 2),
+            axis=0).any(axis=0)), w)
     lines = np.zeros_like(ink)
-    lines[: sh * 2, : sw * 2] = cv2.resize(cv2.bitwise_or(horiz, vert), (sw * 2, sh * 2),
-                                           interpolation=cv2.INTER_NEAREST)
+    if len(rows):
+        joined = cv2.morphologyEx(np.ascontiguousarray(ink[rows]), cv2.MORPH_CLOSE,
+                                  _rect(gap_h, 1))
+        lines[rows] = long_runs(joined, run_h, axis=1)
+    if len(cols):
+        joined = cv2.morphologyEx(np.ascontiguousarray(ink[:, cols]), cv2.MORPH_CLOSE,
+                                  _rect(1, gap_v))
+        lines[:, cols] |= long_runs(joined, run_v, axis=0)
     return cv2.bitwise_and(cv2.dilate(lines, _rect(3, 3)), ink)
+
+
+def _near(blocks: np.ndarray, size: int) -> np.ndarray:
+    """The full-resolution rows (or columns) of half-resolution ``blocks``, with two on
+    either side."""
+    if not len(blocks):
+        return blocks
+    near = np.zeros(size + 6, bool)
+    for offset in range(-2, 4):
+        near[np.clip(blocks * 2 + offset, 0, size - 1)] = True
+    return np.flatnonzero(near[:size])
 
 
 def _rect(width: int, height: int) -> np.ndarray:
