@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from scanflow.errors import UsageError
-from scanflow.imaging import label_marks, shrink, shrink_by
+from scanflow.imaging import label_marks, shrink_by
 from scanflow.ocr.model import Box
 
 
@@ -411,7 +411,7 @@ def estimate_skew(grey: np.ndarray, max_deg: float = 12.0) -> float:
     """
     h, w = grey.shape
     f = 800.0 / max(h, w)
-    small = shrink(grey, f) if f < 1 else grey
+    small = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else grey
     small = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C,
                                   cv2.THRESH_BINARY_INV, 31, 10)
     # Ignore the outer band where scanner edges and the desk dominate.
@@ -466,7 +466,7 @@ def find_paper(grey: np.ndarray, dark: float = 0.6) -> tuple[int, int, int, int]
     """
     h, w = grey.shape
     f = 600.0 / max(h, w)
-    small = shrink(grey, f)
+    small = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     paper = float(np.percentile(small, 90))
     limit = paper * dark
 
@@ -486,7 +486,7 @@ def find_paper(grey: np.ndarray, dark: float = 0.6) -> tuple[int, int, int, int]
 
 def paper_background(grey: np.ndarray) -> np.ndarray:
     """The paper's brightness with the writing taken out, at a quarter of the size."""
-    small = shrink(grey, 0.25)
+    small = cv2.resize(grey, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
     k = max(15, (max(small.shape) // 40) | 1)
     # Closing removes dark strokes (they are thinner than k), leaving the paper.
     background = cv2.morphologyEx(small, cv2.MORPH_CLOSE,
@@ -716,7 +716,8 @@ def find_page_quad(
     h, w = image.shape[:2]
     f = min(1.0, 512.0 / max(h, w))
     feature = channel_extreme(image[:, :, :3], np.minimum) if image.ndim == 3 else image
-    small = shrink(feature, f) if f < 1 else feature.copy()
+    small = cv2.resize(feature, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 \
+        else feature.copy()
     sh, sw = small.shape
     raw = small.copy()
     # Closing wipes writing and ruling (thin and dark) so the sheet is one bright region.
