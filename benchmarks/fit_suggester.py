@@ -55,7 +55,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from agreement import (  # noqa: E402
     SCALES,
-    TRAITS,
     YEAR_GROUP,
     evaluate_set,
     fold_of,

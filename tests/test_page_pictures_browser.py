@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 from review_helpers import add_page
 from test_review_browser import _serve, browser, pytestmark  # noqa: F401 (fixture, marks)

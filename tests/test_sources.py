@@ -1,4 +1,3 @@
-import subprocess
 
 import numpy as np
 import pytest

@@ -91,7 +91,7 @@ CONNECTIVES: dict[str, str] = {
     "all of a sudden": "time", "immediately": "time", "by the time": "time",
     "before long": "time", "as soon as": "time", "until": "time", "while": "time",
     "during": "time", "earlier": "time", "at first": "time", "in the meantime": "time",
-    "when": "time", "after": "time", "before": "time", "as soon as": "time",
+    "when": "time", "after": "time", "before": "time",
     "lastly": "time", "secondly": "time", "the following": "time",
     # cause and effect
     "because": "cause", "so": "cause", "therefore": "cause", "as a result": "cause",
