@@ -164,3 +164,19 @@ def test_a_word_in_very_many_pieces_is_ranked_over_the_newest(archive, monkeypat
     assert len(search(archive, "dragon", limit=5)) == 5
     # A filter ranks everything it keeps.
     assert {h.piece_id for h in search(archive, "dragon", genre="narrative")} == set(ids)
+
+
+def test_a_filtered_search_ranks_every_piece_that_passes_in_rank_order(archive, school):
+    # A piece of an earlier half term added late (a book scanned after the half term)
+    # lies outside the range of ids the rest of its half term has: it must still be found.
+    late = add_piece(archive, "A100000000002", "2026-27-autumn-1", "narrative",
+                     [["the castle the castle the castle"]], file_name="late.png")
+    hits = search(archive, "castle", half_term="2026-27-autumn-1")
+    assert {h.piece_id for h in hits} == {school["cara1"], late}
+    assert hits[0].piece_id == late  # three times in a short text: the best match
+    assert [h.rank for h in hits] == sorted(h.rank for h in hits)
+    unfiltered = [h.piece_id for h in search(archive, "castle")]
+    by_term = {pid for pid, in archive.db.execute(
+        "SELECT id FROM pieces WHERE half_term = '2026-27-autumn-1'")}
+    assert [p for p in unfiltered if p in by_term] == [h.piece_id for h in hits]
+    assert search(archive, "castle", half_term="2019-20-autumn-1") == []  # no pieces at all
