@@ -10,7 +10,8 @@
    year (as six rollovers leave), and teacher levels on six criteria for every reviewed
    piece. Migration 6's triggers fill the search index as the generator writes.
 2. Times, one request at a time in this process (Flask test client: routing, queries and
-   template, no sockets), the goal being p95 <= 100 ms:
+   template, no sockets), the goal being p95 <= 100 ms (50 ms for the class grid and
+   search, issue 18):
    * pupil page   GET /pupil/ID (every piece with text, levels, pictures, growth chart);
    * class grid   GET /classes?class=C&half_term=H;
    * search       GET /search?q=... with random words and random filters;
@@ -50,6 +51,8 @@ from scanflow.archive.store import open_archive  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 GOAL_MS = 100.0
+# Issue 18: the pages a lead opens again and again, p95 at 25,000 pieces.
+GOAL_MS_BY_PAGE = {"class_grid": 50.0, "search_page": 50.0}
 # What a backup copies for one page (the scanner's master and the Group 4 OCR image;
 # thumbnails are caches and are not copied), measured by benchmarks/archive_size.py on
 # scans_sample/: 444 + 28 KiB a page. (Before masters were kept: 4.18 MB.)
@@ -164,8 +167,9 @@ def run(path: Path, requests: int, seed: int = 5, safety_too: bool = True) -> di
         s = stats(samples)
         s["p95_vs_reference_p50"] = round(s["p95"] / ref_p50, 1) if ref_p50 else None
         if goal:
-            s["goal_p95_ms"] = GOAL_MS
-            s["meets_goal"] = s["p95"] <= GOAL_MS
+            goal_ms = GOAL_MS_BY_PAGE.get(name, GOAL_MS)
+            s["goal_p95_ms"] = goal_ms
+            s["meets_goal"] = s["p95"] <= goal_ms
         result[name] = s
     archive.close()
     if safety_too:
