@@ -62,18 +62,21 @@ class LineExample:
 
 
 def epochs_for(lines: int) -> int:
-    """Passes over ``lines`` training lines when none are asked for: about 2,000 lines seen,
-    between 3 and 6 passes.
+    """Passes over ``lines`` training lines when none are asked for: about 4,000 lines seen,
+    between 3 and 12 passes.
 
     A school's first few hundred corrected lines need more passes than a year's thousands:
-    on 342 IAM lines the held-back lines still improved after 3 epochs and pages read
-    10.1 -> 8.6 % CER after 3, 8.0 % after 6 (best checkpoint at epoch 5); with thousands
-    of lines 3 passes keep a run within an hour per 1,000 lines on 2 cores.
+    on 342 IAM lines (benchmarks/finetune.py) pages read 10.1 -> 8.6 % CER after 3 passes,
+    8.0 % after 6 and 7.55 % after 12 (held-back lines 8.2 -> 6.9 % after 6, 6.7 % after
+    12, best checkpoint at pass 10 of 12). On 2 free cores 6 passes took 22 minutes per
+    1,000 lines, so 12 take about 44 (measured with the machine shared: 71 at load 4-6 on
+    IAM, 57 at load 1.5 for 200 generated school lines); from 1,000 lines up 3-4 passes
+    keep a run near a quarter of an hour per 1,000 lines.
 
     >>> epochs_for(200), epochs_for(342), epochs_for(1000), epochs_for(30000)
-    (6, 6, 3, 3)
+    (12, 12, 4, 3)
     """
-    return min(6, max(3, math.ceil(2000 / max(1, lines))))
+    return min(12, max(3, math.ceil(4000 / max(1, lines))))
 
 
 @dataclass
