@@ -20,7 +20,12 @@ throw away what the stock model knows; an L2 pull towards the base weights ("L2-
 stands in for mixing the original training data, which is not available, against
 forgetting; augmentation is mild (scale, shift, contrast, blur) because the lines are the
 very handwriting to be read; the checkpoint kept is the one that reads the validation
-lines best, never simply the last.
+lines best, never simply the last. Measured on IAM (342 lines, 12 passes, pages of other
+writers; README): varying the stroke width as well (a 2x2 min/max filter blended in) and
+bending letters (a smooth displacement of about a pixel), on top of the wider warp
+:func:`augment` explains, read pages at 7.60 % CER and held-back lines at 6.97 %, against
+7.55 % and 6.69 % with neither, so it is not done; more passes (:func:`epochs_for`) are
+what lowered both.
 """
 
 from __future__ import annotations
@@ -192,6 +197,10 @@ def augment(img: np.ndarray, rng: random.Random) -> np.ndarray:
     scale = rng.uniform(0.9, 1.1)
     shear = rng.uniform(-0.15, 0.15)
     dy = rng.uniform(-0.06, 0.06) * h
+    # Kept at the old width, a line scaled up loses up to a tenth of its end while its text
+    # still names those letters (47.5 % of augmented IAM lines lost 4.8 % of their writing's
+    # width). Widening the picture instead measured worse (pages 8.13 % CER against 7.55 %,
+    # held-back lines 7.11 % against 6.69 %; one 12-pass run each), so it stays.
     m = np.array([[scale, shear, -shear * h / 2], [0, scale, dy + (1 - scale) * h / 2]],
                  dtype=np.float32)
     out = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
