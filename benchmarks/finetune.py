@@ -40,6 +40,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +121,24 @@ def school_case(work: Path, font: str, lines: int, threads: int, log) -> tuple[l
     return train, held, pages
 
 
+def with_overrides(settings, overrides: list[str], parser):
+    """``settings`` with ``FIELD=VALUE`` pairs applied, each value read as its field's type."""
+    changes = {}
+    for item in overrides:
+        name, _, text = item.partition("=")
+        if name not in settings.to_dict() or not text:
+            parser.error(f"--set {item}: expected FIELD=VALUE, FIELD one of "
+                         f"{', '.join(settings.to_dict())}")
+        current = getattr(settings, name)
+        if isinstance(current, bool):
+            changes[name] = text.lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, float):
+            changes[name] = float(text)
+        else:  # int, or None for epochs and max_steps
+            changes[name] = None if text.lower() == "none" else int(text)
+    return replace(settings, **changes)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("train_dirs", nargs="*", type=Path)
@@ -131,7 +150,7 @@ def main(argv=None) -> int:
                         help="Train also on lines whose text is on the EVAL_DIR pages.")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="Passes over the lines (default: the recipe's, 3-6 by the data).")
+                        help="Passes over the lines (default: the recipe's, 3-12 by the data).")
     parser.add_argument("--holdout", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=finetune.TrainSettings.batch_size)
@@ -139,6 +158,9 @@ def main(argv=None) -> int:
     parser.add_argument("--limit-train", type=int, default=None,
                         help="Train on at most N lines (spread over the folders).")
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="FIELD=VALUE",
+                        help="Any other TrainSettings field (anchor=1e-4, augment_strokes=1).")
     parser.add_argument("--work", type=Path, default=None,
                         help="Keep the model and checkpoint here (default: a temporary folder).")
     args = parser.parse_args(argv)
@@ -166,6 +188,7 @@ def main(argv=None) -> int:
                                       batch_size=args.batch_size,
                                       learning_rate=args.learning_rate,
                                       max_steps=args.max_steps)
+    settings = with_overrides(settings, args.overrides, parser)
     base = model_files()["rec"]
     with tempfile.TemporaryDirectory(prefix="scanflow-finetune-") as tmp:
         work = args.work or Path(tmp)
