@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 
 
-def shrink(image: np.ndarray, fx: float, fy: float | None = None) -> np.ndarray:
-    """``cv2.resize(image, None, fx=fx, fy=fy, interpolation=cv2.INTER_AREA)``, fast.
+def shrink(image: np.ndarray, fx: float) -> np.ndarray:
+    """``cv2.resize(image, None, fx=fx, fy=fx, interpolation=cv2.INTER_AREA)``, fast.
 
     OpenCV averages areas quickly only when the factor is a whole number: an A4 page at
     300 dpi shrunk to 0.513 of its size took 19 ms, to 0.5 of it 0.5 ms. So the image is
@@ -19,12 +19,11 @@ def shrink(image: np.ndarray, fx: float, fy: float | None = None) -> np.ndarray:
     >>> shrink(np.zeros((3508, 2480), np.uint8), 0.25).shape
     (877, 620)
     """
-    fy = fx if fy is None else fy
-    if fx == fy and float(1 / fx).is_integer():
+    if float(1 / fx).is_integer():
         # Already OpenCV's fast case (it rounds the size and averages whole blocks).
-        return cv2.resize(image, None, fx=fx, fy=fy, interpolation=cv2.INTER_AREA)
+        return cv2.resize(image, None, fx=fx, fy=fx, interpolation=cv2.INTER_AREA)
     h, w = image.shape[:2]
-    size = (max(1, int(round(w * fx))), max(1, int(round(h * fy))))
+    size = (max(1, int(round(w * fx))), max(1, int(round(h * fx))))
     step = int(min(w / size[0], h / size[1]))
     image = shrink_by(image, step)
     if image.shape[1] == size[0] and image.shape[0] == size[1]:
