@@ -261,18 +261,23 @@ def test_whole_loop_export_train_read_gate_rollback(school, tmp_path):
     assert retired.id == 1 and now_active is None
 
 
-@needs_training
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+def word_lines(tmp_path, words):
+    """A line folder with one printed word a line, each its own writer."""
     import cv2
 
     folder = tmp_path / "lines"
     folder.mkdir()
-    for i, word in enumerate(["cat", "dog", "sun", "hat", "pen", "box"]):
+    for i, word in enumerate(words):
         img = np.full((40, 150, 3), 255, np.uint8)
         cv2.putText(img, word, (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
         cv2.imwrite(str(folder / f"w{i}-00.png"), img)
         (folder / f"w{i}-00.gt.txt").write_text(word + "\n")
-    examples = finetune.read_line_dir(folder)
+    return finetune.read_line_dir(folder)
+
+
+@needs_training
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+    examples = word_lines(tmp_path, ["cat", "dog", "sun", "hat", "pen", "box"])
     train, held = examples[:4], examples[4:]
     settings = finetune.TrainSettings(epochs=2, batch_size=2, threads=1, checkpoint_every=1,
                                       augment=False)
@@ -321,16 +326,7 @@ def test_backup_and_restore_keep_the_model_versions(archive, tmp_path):
 
 @needs_training
 def test_frozen_convolutions_keep_their_weights(tmp_path):
-    import cv2
-
-    folder = tmp_path / "lines"
-    folder.mkdir()
-    for i, word in enumerate(["cat", "dog", "sun"]):
-        img = np.full((40, 150, 3), 255, np.uint8)
-        cv2.putText(img, word, (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
-        cv2.imwrite(str(folder / f"w{i}-00.png"), img)
-        (folder / f"w{i}-00.gt.txt").write_text(word + "\n")
-    examples = finetune.read_line_dir(folder)
+    examples = word_lines(tmp_path, ["cat", "dog", "sun"])
     settings = finetune.TrainSettings(epochs=1, batch_size=2, threads=1, freeze=1,
                                       learning_rate=1e-3, warmup=0, augment=False)
     base = model_files()["rec"]
@@ -347,3 +343,4 @@ def test_frozen_convolutions_keep_their_weights(tmp_path):
     first, last = convs[0] + ".weight", convs[-1] + ".weight"
     assert torch.equal(trained[first], net.state_dict()[first])
     assert not torch.allclose(trained[last], net.state_dict()[last])
+
