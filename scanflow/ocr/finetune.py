@@ -67,21 +67,22 @@ class LineExample:
 
 
 def epochs_for(lines: int) -> int:
-    """Passes over ``lines`` training lines when none are asked for: about 3,400 lines seen,
-    between 3 and 10 passes.
+    """Passes over ``lines`` training lines when none are asked for: about 4,000 lines seen,
+    between 3 and 12 passes.
 
     A school's first few hundred corrected lines need more passes than a year's thousands:
     on 342 IAM lines (benchmarks/finetune.py) pages read 10.1 -> 8.6 % CER after 3 passes,
     8.0 % after 6, 7.84 % after 10 and 7.55 / 7.33 % after 12 (two seeds; held-back lines
-    8.2 -> 6.9 % after 6, 6.2 % after 10, 6.7 % after 12). Twelve passes took 53-57
-    minutes per 1,000 lines on the two cores of a machine otherwise idle, too near the hour
-    allowed; 10 took 39, so at most 10 are made. From 1,000 lines up 3-4 passes keep a run
-    near a quarter of an hour per 1,000 lines.
+    8.2 -> 6.9 % after 6, 6.2 % after 10, 6.7 % after 12), 7.25-7.31 % after 14 (last
+    pass). On the two cores of a quiet machine 12 passes took 908 s, 44 minutes per 1,000
+    lines (10 took 39); 14 would come near the hour allowed, so at most 12 are made (an
+    earlier 53-57 minutes for 12 was measured beside other work). From 1,000 lines up 3-4
+    passes keep a run near a quarter of an hour per 1,000 lines.
 
     >>> epochs_for(200), epochs_for(342), epochs_for(1000), epochs_for(30000)
-    (10, 10, 4, 3)
+    (12, 12, 4, 3)
     """
-    return min(10, max(3, math.ceil(3400 / max(1, lines))))
+    return min(12, max(3, math.ceil(4000 / max(1, lines))))
 
 
 @dataclass
