@@ -150,7 +150,7 @@ def main(argv=None) -> int:
                         help="Train also on lines whose text is on the EVAL_DIR pages.")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="Passes over the lines (default: the recipe's, 3-10 by the data).")
+                        help="Passes over the lines (default: the recipe's, 3-12 by the data).")
     parser.add_argument("--holdout", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=finetune.TrainSettings.batch_size)

@@ -343,4 +343,3 @@ def test_frozen_convolutions_keep_their_weights(tmp_path):
     first, last = convs[0] + ".weight", convs[-1] + ".weight"
     assert torch.equal(trained[first], net.state_dict()[first])
     assert not torch.allclose(trained[last], net.state_dict()[last])
-

@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 from conftest import page_image, write_pdf

@@ -27,7 +27,7 @@ def _pct(value) -> str:
 @click.option("--holdout", type=float, default=0.2, show_default=True,
               help="Share of the pupils whose lines are held back to judge the new model.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Passes over the lines (default: 3 to 10, fewer the more lines there are).")
+              help="Passes over the lines (default: 3 to 12, fewer the more lines there are).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for training (default: all cores).")
 @click.option("--half-term", help="Only lines of this half term's pieces.")
