@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_pdf, write_png
+from fake_engine import fake_engine  # noqa: F401 (a fixture)
 
 from scanflow.archive.pieces import (
     assign_pages,
@@ -244,3 +245,36 @@ def test_pages_read_in_one_process_keep_their_order_and_a_page_that_cannot_rende
     assert [r.status for _, r in results] == ["ok", "failed", "ok"]
     assert "is gone" in results[1][1].error
     assert rendered == ["A100000000002_story.png", "gone.png", "A100000000002_story.png"]
+
+
+def test_one_worker_keeps_opencv_to_its_threads_and_puts_them_back(
+        archive, scans, tmp_path, fake_engine, monkeypatch):
+    """``--jobs 1 --threads 1`` leaves the other cores alone: the cleaning's OpenCV calls
+    run on one thread too, as in a pool worker, and the process's setting comes back."""
+    import cv2
+
+    from scanflow.intake import sources
+    from scanflow.ocr import engine as engine_mod
+    from scanflow.ocr.preprocess import PreprocessSettings
+
+    seen = []
+
+    class Counting(fake_engine):
+        def recognise(self, image, *, grey=None):
+            seen.append(cv2.getNumThreads())
+            return super().recognise(image, grey=grey)
+
+    monkeypatch.setitem(engine_mod._REGISTRY, "fake", Counting)
+    good = scans / "A100000000002_story.png"
+    scan = sources.inspect(good)
+    task = ingest_mod.PageTask(scan.sha256, str(good), scan.kind, 1, scan.size, 1,
+                               str(tmp_path / "images"), 300, 10**8,
+                               PreprocessSettings(orient=False), None)
+    cv2.setNumThreads(2)
+    try:
+        [(_, result)] = list(ingest_mod.PageReaders("fake", jobs=1, threads=1).read([task]))
+        assert result.status == "ok"
+        assert seen == [1]
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(-1)

@@ -312,7 +312,14 @@ class PageReaders:
             return
         if self.pool is None:
             engine = get_engine(self.engine_name, threads=self.threads, **self.engine_options)
-            yield from read_ahead(tasks, engine)
+            # --threads caps the whole worker, as in a pool worker: OpenCV's cleaning would
+            # otherwise use every core behind the back of a user who asked for one thread.
+            opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(self.threads)
+            try:
+                yield from read_ahead(tasks, engine)
+            finally:
+                cv2.setNumThreads(opencv_threads)
             return
         # imap keeps page order, so pages join their piece in the order they were scanned.
         yield from zip(tasks, self.pool.imap(_worker_task, tasks, chunksize=1))
