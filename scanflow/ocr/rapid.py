@@ -328,7 +328,7 @@ class RapidOcrEngine(OcrEngine):
 
     RapidOCR finds the text boxes; the recogniser runs through :mod:`scanflow.ocr.ctc`,
     which masks non-Latin classes before decoding and keeps every character's probability
-    (a word's confidence is its least sure character's)."""
+    (a word's confidence is the product of its characters' probabilities)."""
 
     def __init__(self, threads: int = 1, text_score: float = 0.3, use_cls: bool = False,
                  source: str = "grey", word_boxes: bool = True, latin_only: bool = True,
@@ -368,7 +368,7 @@ class RapidOcrEngine(OcrEngine):
         return {"text_score": self.text_score, "use_cls": self.use_cls, "source": self.source,
                 "threads": self.threads,
                 "decoding": "ctc-greedy, latin-only" if self.latin_only else "ctc-greedy",
-                "word_confidence": "least sure character",
+                "word_confidence": "product of character probabilities",
                 "line_fit": "stroke pitch" if self.line_fit else "off", **self.extra}
 
     def config(self) -> dict:
