@@ -83,6 +83,41 @@ def test_export_lines_command(school, tmp_path):
     assert "6 line(s) from 3 reviewed piece(s) of 3 pupil(s), 1 corrected" in result.output
 
 
+def test_a_line_is_cut_from_the_image_the_recogniser_read():
+    """On a page scanned 2.5 degrees askew, the exported line is the level line the
+    recogniser read in the deskewed page, not the upright box around its slope on the
+    scan (which holds parts of the lines above and below)."""
+    import cv2
+
+    from scanflow.exports.lines import PAD, cut_line
+    from scanflow.ocr.model import Box
+    from scanflow.ocr.preprocess import PreprocessSettings, prepare, rotate_by
+
+    page = np.full((1400, 1800), 255, np.uint8)
+    for y in (400, 520, 640):  # three lines of letter-sized marks, 120 px apart
+        for x in range(200, 1600, 36):
+            cv2.rectangle(page, (x, y), (x + 22, y + 44), 0, -1)
+    scanned, _ = rotate_by(page, 2.5)
+    prepared = prepare(cv2.cvtColor(scanned, cv2.COLOR_GRAY2RGB), dpi=300,
+                       settings=PreprocessSettings(orient=False, dewarp=False))
+    assert abs(prepared.skew) >= 2
+    ink = prepared.grey < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    assert len(runs) == 3
+    middle = runs[1]
+    cols = np.flatnonzero(ink[middle[0]:middle[-1] + 1].any(axis=0))
+    read = Box(int(cols[0]), int(middle[0]), int(cols[-1] - cols[0] + 1), len(middle))
+    stored = prepared.geometry.to_faithful(read)  # what the archive keeps for the line
+    assert stored.h > 2 * read.h
+    crop = cut_line(prepared, (stored.x, stored.y, stored.w, stored.h))
+    pad = 2 * round(PAD * read.h)  # the margin the crop keeps on either side
+    assert abs(crop.shape[0] - read.h - pad) <= 4 and abs(crop.shape[1] - read.w - pad) <= 4
+    inked = np.flatnonzero((crop[:, :, 0] < 128).any(axis=1))
+    # One run of rows with ink, the line's own: no strip of a neighbour above or below.
+    assert len(inked) >= read.h - 4 and inked[-1] - inked[0] + 1 == len(inked)
+
+
 def test_split_by_group_keeps_each_writer_on_one_side(tmp_path):
     examples = [finetune.LineExample(tmp_path / f"{g}-{i}.png", "x", g)
                 for g in "abcdefghij" for i in range(3)]

@@ -53,9 +53,10 @@ def test_write_synth_lines_gives_line_crops_with_the_written_text(tmp_path):
     examples = finetune.read_line_dir(tmp_path)
     assert {e.group for e in examples} == {f"{tmp_path.name}/h0005", f"{tmp_path.name}/h0006"}
     written = " ".join(text).split()
-    spacing = 8.5 / 25.4 * 150  # the ruling at 150 dpi, in pixels
+    # The ruling in the image the recogniser read: the 150 dpi page resampled to 300.
+    spacing = 8.5 / 25.4 * 300
     for e in examples:
         assert set(e.text.split()) <= set(written)
         img = finetune.load_line(e.image)
-        # One line (with the crop's margin), not a paragraph or the page.
+        # One line, not a paragraph or the page.
         assert img.shape[0] < 2 * spacing and img.shape[1] > img.shape[0]

@@ -120,8 +120,9 @@ def export_lines_cmd(archive, dest, half_term):
     text), with DEST/lines.tsv naming each line's piece, page, engine and model: the
     examples 'scanflow model train' learns from."""
     from scanflow.exports.lines import export_lines
+    from scanflow.progress import progress_for
 
-    report = export_lines(archive, dest, half_term=half_term)
+    report = export_lines(archive, dest, half_term=half_term, progress=progress_for())
     skipped = "".join(f"; {n} skipped ({why})" for why, n in sorted(report.skipped.items()))
     click.echo(f"{dest}: {report.lines} line(s) from {report.pieces} reviewed piece(s) of "
                f"{report.pupils} pupil(s), {report.changed} corrected by a teacher{skipped}.")

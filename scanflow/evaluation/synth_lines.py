@@ -8,8 +8,8 @@ and the pupils (hand seeds) writing it. Goes out: a folder of ``<stem>.png`` +
 Each line example is made the way a school's is: a generated exercise-book page (ruled
 paper, pencil, jittered glyphs, a little skew, lighting and scanner noise) is read by the
 whole pipeline (:func:`~scanflow.ocr.reader.read_page`), and every line the engine found is
-cut from the page with :func:`~scanflow.exports.lines.crop_line`, the crop ``export lines``
-makes of a reviewed line, and given the text that was written there (what the teacher's
+cut from the image the recogniser read with :func:`~scanflow.exports.lines.cut_line`, the
+crop ``export lines`` makes of a reviewed line, and given the text that was written there (what the teacher's
 correction would say). A detected line is matched to the ruled line it sits on; one that
 covers two ruled lines, or shares its ruled line with another detection, is left out (a
 teacher would have to split or merge it, which ``export lines`` cannot use either).
@@ -27,7 +27,7 @@ from typing import Sequence
 
 import cv2
 from scanflow.evaluation.synth import SynthPage, render_page, write_ground_truth
-from scanflow.exports.lines import crop_line
+from scanflow.exports.lines import cut_line
 from scanflow.ocr.engine import OcrEngine
 from scanflow.ocr.reader import read_page
 from scanflow.progress import NullProgress, Progress
@@ -104,7 +104,6 @@ def write_synth_lines(dest: str | Path, paragraphs: Sequence[str], engine: OcrEn
             used = len(text) - len(page.settings["unwritten"])
             cursor += max(1, used)
             prepared, rec = read_page(page.image, engine, dpi=dpi)
-            bgr = cv2.cvtColor(prepared.faithful, cv2.COLOR_RGB2BGR)
             found: dict[int, list] = {}
             for line in rec.lines:
                 box = (line.box.x, line.box.y, line.box.w, line.box.h)
@@ -119,7 +118,7 @@ def write_synth_lines(dest: str | Path, paragraphs: Sequence[str], engine: OcrEn
                 if made >= lines_per_pupil:
                     break
                 stem = f"h{pupil:04d}-{page_no:02d}{index:02d}"
-                cv2.imwrite(str(dest / f"{stem}.png"), crop_line(bgr, boxes[0]))
+                cv2.imwrite(str(dest / f"{stem}.png"), cut_line(prepared, boxes[0]))
                 write_ground_truth(dest / f"{stem}.gt.txt", [text_line])
                 report.stems.append(stem)
                 made += 1

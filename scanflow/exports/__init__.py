@@ -11,7 +11,11 @@ person or another system reads.
 * :mod:`~scanflow.exports.classview`: a class or year group's levels in a half term.
 * :mod:`~scanflow.exports.sheets`: the coded cover sheets and labels printed before a
   batch is scanned (their codes are read back by :mod:`scanflow.intake.codes`).
+* :mod:`~scanflow.exports.lines`: reviewed lines as training examples, each cut from the
+  page the recogniser read.
 
-Called by the CLI and the review app's download links. Imports :mod:`scanflow.archive`,
-:mod:`scanflow.scoring` and (for the code format) :mod:`scanflow.intake.codes`.
+Called by the CLI, the review app's download links and :mod:`scanflow.training`. Imports
+:mod:`scanflow.archive`, :mod:`scanflow.scoring`, (for the code format)
+:mod:`scanflow.intake.codes` and (to clean a page again as at ingest)
+:mod:`scanflow.intake.rebuild` with :mod:`scanflow.ocr`'s geometry.
 """

@@ -3,7 +3,9 @@
 The OCR image is derived data: the master put through the same cleaning steps as at
 ingest, with the page's recorded turn in place of orientation detection (a person or the
 detector has decided it already) and a label painted out where one was found. So a lost
-or damaged OCR image needs no backup: :func:`rebuild_ocr_image` makes it again.
+or damaged OCR image needs no backup: :func:`rebuild_ocr_image` makes it again. What the
+engine read of a page can be had again the same way (:func:`prepare_stored`): ``export
+lines`` cuts the lines a teacher corrected from it.
 Display copies are rebuilt by the review app on the next request
 (:func:`scanflow.review.pageimages.derived_image`).
 
@@ -20,7 +22,34 @@ from scanflow.archive.backup import sha256_file
 from scanflow.archive.images import decode_image, encode_ocr_image, write_bytes_atomic
 from scanflow.archive.store import Archive
 from scanflow.errors import ArchiveError
-from scanflow.ocr.preprocess import PreprocessSettings, prepare
+from scanflow.ocr.preprocess import PreparedPage, PreprocessSettings, prepare
+
+
+def prepare_stored(archive: Archive, page_id: int) -> PreparedPage:
+    """Page ``page_id``'s master cleaned again as at ingest: the images the engine read
+    (``grey``, ``ocr``) and how they map onto the upright page (``geometry``).
+
+    Raises :class:`ArchiveError` when the page or its master is missing.
+
+    >>> prepared = prepare_stored(archive, 12)          # doctest: +SKIP
+    >>> prepared.grey.shape                             # doctest: +SKIP
+    (3508, 2480)
+    """
+    row = archive.db.execute(
+        "SELECT image_path, image_turn, dpi, code FROM pages WHERE id = ?",
+        [page_id]).fetchone()
+    if row is None or not row[0]:
+        raise ArchiveError(f"Page {page_id} has no master image to rebuild from.",
+                           hint="Rescan the page and ingest it again.")
+    image_path, turn, dpi, code = row
+    master = archive.image(image_path)
+    if not master.is_file():
+        raise ArchiveError(f"The master image of page {page_id} is missing ({image_path}).",
+                           hint="Restore it first: scanflow check --repair --from-backup DIR")
+    region = (json.loads(code) or {}).get("region") if code else None
+    return prepare(decode_image(master), dpi=dpi or 300, settings=PreprocessSettings(),
+                   osd=lambda _grey: (turn or 0, {"reason": "the turn the archive recorded"}),
+                   hide=[region] if region else None)
 
 
 def rebuild_ocr_image(archive: Archive, page_id: int) -> str:
@@ -29,21 +58,9 @@ def rebuild_ocr_image(archive: Archive, page_id: int) -> str:
     Returns the image's path relative to ``images/``. Raises :class:`ArchiveError` when
     the master itself is missing (restore that from a backup first).
     """
-    row = archive.db.execute(
-        "SELECT image_path, image_turn, dpi, ocr_image_path, code FROM pages WHERE id = ?",
-        [page_id]).fetchone()
-    if row is None or not row[0]:
-        raise ArchiveError(f"Page {page_id} has no master image to rebuild from.",
-                           hint="Rescan the page and ingest it again.")
-    image_path, turn, dpi, old_rel, code = row
-    master = archive.image(image_path)
-    if not master.is_file():
-        raise ArchiveError(f"The master image of page {page_id} is missing ({image_path}).",
-                           hint="Restore it first: scanflow check --repair --from-backup DIR")
-    region = (json.loads(code) or {}).get("region") if code else None
-    prepared = prepare(decode_image(master), dpi=dpi or 300, settings=PreprocessSettings(),
-                       osd=lambda _grey: (turn or 0, {"reason": "the turn the archive recorded"}),
-                       hide=[region] if region else None)
+    prepared = prepare_stored(archive, page_id)
+    image_path, old_rel = archive.db.execute(
+        "SELECT image_path, ocr_image_path FROM pages WHERE id = ?", [page_id]).fetchone()
     data, ext = encode_ocr_image(prepared.ocr)
     rel = str(Path(image_path).with_name(f"{Path(image_path).stem}.ocr.{ext}"))
     write_bytes_atomic(archive.image(rel), data)

@@ -130,6 +130,49 @@ class Geometry:
         cx, cy = self.crop
         return _bounds(_apply(self.homography, _box_corners(box)) - [cx, cy])
 
+    def line_to_ocr(self, box: Box) -> Box:
+        """Where the engine read a line whose faithful-page box is ``box``: its box in the
+        OCR image.
+
+        A line is level in the OCR image (the page was deskewed), and :meth:`to_faithful`
+        gave it the upright box around its slope, taller by the turn. :meth:`to_ocr` of
+        that box would grow it by the turn again and take in parts of the neighbouring
+        lines. So the line's own size is worked back from the turn (:func:`level_size`),
+        at the scale the page was resampled or straightened by, and centred where the
+        box's centre maps to.
+
+        >>> g = Geometry(np.array([[0.5, 0, 0], [0, 0.5, 0]]), crop=(10, 0))
+        >>> g.line_to_ocr(g.to_faithful(Box(0, 0, 100, 10)))
+        Box(x=0, y=0, w=100, h=10)
+        """
+        tl, tr, bl, _ = _apply(self.homography, _box_corners(box)) - self.crop
+        along, across = tr - tl, bl - tl
+        turn = np.degrees(np.arctan2(along[1], along[0]))
+        size = level_size(box.w, box.h, turn) or (box.w, box.h)
+        w = size[0] * np.hypot(*along) / max(box.w, 1)
+        h = size[1] * np.hypot(*across) / max(box.h, 1)
+        centre = (tr + bl) / 2
+        return _bounds(np.array([centre - [w / 2, h / 2], centre + [w / 2, h / 2]]))
+
+
+def level_size(w: float, h: float, turn_deg: float) -> tuple[float, float] | None:
+    """The size of the level line whose upright box is ``w`` x ``h`` once it is turned by
+    ``turn_deg``; None when no such line fits (a box that is not a sloping line's, or a
+    turn near 45 degrees), and ``(w, h)`` itself when there is no turn.
+
+    >>> [round(v) for v in level_size(2001.4, 184.6, 3.0)]
+    [2000, 80]
+    """
+    t = np.radians(turn_deg or 0.0)
+    c, s = float(np.cos(t)), abs(float(np.sin(t)))
+    if s == 0:
+        return float(w), float(h)
+    d = c * c - s * s
+    if d <= 0:
+        return None
+    lw, lh = (w * c - h * s) / d, (h * c - w * s) / d
+    return (lw, lh) if lh > h * 0.3 and lw > w * 0.5 else None
+
 
 def _box_corners(box: Box) -> np.ndarray:
     return np.array([[box.x, box.y], [box.x + box.w, box.y],

@@ -37,6 +37,7 @@ from scanflow.archive.images import fingerprint, load_view_reduced
 from scanflow.archive.store import Archive
 from scanflow.errors import UsageError
 from scanflow.imaging import label_marks
+from scanflow.ocr.preprocess import level_size
 from scanflow.review import pageimages
 
 ROW = 56  # pixels per line in the picture: twice the 28 px the screen shows (sharp on hi-DPI)
@@ -77,13 +78,10 @@ def band(box: tuple[int, int, int, int], skew: float) -> Band:
     degrees (the same sums as ``band()`` in review.js, so the picture and the screen
     agree)."""
     x, y, w, h = box
-    t = math.radians(skew or 0.0)
-    c, s = math.cos(t), abs(math.sin(t))
-    d = c * c - s * s
-    bw, bh = ((w * c - h * s) / d, (h * c - w * s) / d) if d > 0 else (0.0, 0.0)
-    if not (bh > h * 0.3) or not (bw > w * 0.5):
+    size = level_size(w, h, skew)
+    if size is None:
         return Band(x + w / 2, y + h / 2, w, h, 0.0)
-    return Band(x + w / 2, y + h / 2, bw, bh, skew if t else 0.0)
+    return Band(x + w / 2, y + h / 2, size[0], size[1], skew or 0.0)
 
 
 def padding(b: Band) -> tuple[float, float]:

@@ -88,7 +88,7 @@ def train_school_model(archive: Archive, *, extra_dirs: Sequence[str | Path] = (
     data_dir = work / "lines"
     shutil.rmtree(data_dir, ignore_errors=True)
     try:
-        report = write_lines(archive, lines, data_dir)
+        report = write_lines(archive, lines, data_dir, progress=progress)
         by_stem = {line.stem: line for line in lines}
         school = [finetune.LineExample(data_dir / f"{stem}.png", by_stem[stem].text,
                                        by_stem[stem].pupil_id)
