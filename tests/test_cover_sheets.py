@@ -205,6 +205,12 @@ def test_sheets_command_prints_one_page_per_pupil_with_the_rubric_grid(archive, 
     # In register order: by surname.
     assert "Ben Jones" in pages[0] and "Ava Smith" in pages[1]
     assert "A100000000002 2026-27-autumn-1 narrative" in " ".join(pages[0].split())
+    # The printed code's face travels inside the PDF: it prints and renders the same on
+    # every computer, whatever fonts that computer has.
+    fonts = subprocess.run(["pdffonts", str(out_pdf)], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    code_fonts = [f.split() for f in fonts if "BitstreamVeraSans-Bold" in f]
+    assert code_fonts and all(f[-5] == "yes" for f in code_fonts)  # the "emb" column
     # Year 3 narrative band: 8 criteria, Sentence Structure and Cohesion are gaps ("—").
     assert "Writing Assessment Rubric Text Type - Narrative: Year 3" in pages[0]
     for criterion in ("Audience and Ideas", "Spelling", "Cohesion"):

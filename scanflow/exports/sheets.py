@@ -209,6 +209,22 @@ def draw_marker(canvas: Canvas, kind: str, x: float, y: float, size: float) -> N
                 canvas.rect(x + c * cell, y + size - (r + 1) * cell, cell, cell, stroke=0, fill=1)
 
 
+def code_font() -> str:
+    """The face the code is printed in, embedded in the PDF: Bitstream Vera Sans Bold,
+    which reportlab ships. A PDF's standard Courier is drawn with whatever font the
+    computer substitutes; with Debian's URW fonts (Nimbus Mono, thin strokes) a damaged
+    sheet's printed code was no longer read back (tests/test_codes.py)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if CODE_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(CODE_FONT, "VeraBd.ttf"))
+    return CODE_FONT
+
+
+CODE_FONT = "ScanflowCode"
+
+
 def _fit(canvas: Canvas, text: str, font: str, size: float, width: float) -> float:
     """The largest font size up to ``size`` at which ``text`` fits ``width``."""
     while size > 6 and canvas.stringWidth(text, font, size) > width:
@@ -245,11 +261,11 @@ def draw_sheet(canvas: Canvas, person: SheetPupil, grid: Grid | None) -> None:
     canvas.drawString(text_x, top - 28 * mm, f"Class {pupil.class_name or '-'}   {year}")
     canvas.drawString(text_x, top - 34 * mm, f"{ht.label}   {code.genre.capitalize()}")
 
-    # The code in large print, in a plain monospace face (for people, and for OCR when
-    # the QR code is damaged).
+    # The code in large print (for people, and for OCR when the QR code is damaged).
     y = top - QR_SIZE - 11 * mm
     printed = code.printed()
-    canvas.setFont("Courier-Bold", _fit(canvas, printed, "Courier-Bold", 22, right - left))
+    font = code_font()
+    canvas.setFont(font, _fit(canvas, printed, font, 22, right - left))
     canvas.drawString(left, y, printed)
     canvas.setFont("Helvetica", 8)
     canvas.drawString(left, y - 5 * mm, "Pupil ID, half term and genre. Keep this sheet at the "
@@ -366,8 +382,9 @@ def draw_label(canvas: Canvas, person: SheetPupil, x: float, y: float) -> None:
     ht = HalfTerm.parse(code.half_term)
     canvas.drawString(tx, y + LABEL_H - 18 * mm, f"{ht.label}  {code.genre.capitalize()}")
     # The printed code on two lines so it stays large enough to read back.
-    canvas.setFont("Courier-Bold", _fit(canvas, code.pupil_id, "Courier-Bold", 11, tw))
+    font = code_font()
+    canvas.setFont(font, _fit(canvas, code.pupil_id, font, 11, tw))
     canvas.drawString(tx, y + 10 * mm, code.pupil_id)
     rest = f"{code.half_term}  {code.genre}"
-    canvas.setFont("Courier-Bold", _fit(canvas, rest, "Courier-Bold", 11, tw))
+    canvas.setFont(font, _fit(canvas, rest, font, 11, tw))
     canvas.drawString(tx, y + 5 * mm, rest)
