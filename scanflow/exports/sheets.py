@@ -209,6 +209,9 @@ def draw_marker(canvas: Canvas, kind: str, x: float, y: float, size: float) -> N
                 canvas.rect(x + c * cell, y + size - (r + 1) * cell, cell, cell, stroke=0, fill=1)
 
 
+CODE_FONT = "ScanflowCode"
+
+
 def code_font() -> str:
     """The face the code is printed in, embedded in the PDF: Bitstream Vera Sans Bold,
     which reportlab ships. A PDF's standard Courier is drawn with whatever font the
@@ -220,9 +223,6 @@ def code_font() -> str:
     if CODE_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont(CODE_FONT, "VeraBd.ttf"))
     return CODE_FONT
-
-
-CODE_FONT = "ScanflowCode"
 
 
 def _fit(canvas: Canvas, text: str, font: str, size: float, width: float) -> float:
