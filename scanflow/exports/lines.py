@@ -135,10 +135,7 @@ def cut_line(prepared: PreparedPage, box: tuple[int, int, int, int]) -> np.ndarr
     pad = int(round(PAD * b.h))
     x0, y0 = max(0, b.x - pad), max(0, b.y - pad)
     x1, y1 = min(W, b.x + b.w + pad), min(H, b.y + b.h + pad)
-    crop = grey[y0:y1, x0:x1]
-    if crop.ndim == 3:
-        crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    return cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(grey[y0:y1, x0:x1], cv2.COLOR_GRAY2BGR)
 
 
 def write_lines(archive: Archive, lines: list[CorrectedLine], dest: str | Path,
