@@ -96,7 +96,8 @@ def test_erase_then_check_leaves_nothing(archive, school):
     erased = conn.execute("SELECT actor, subject, detail FROM events WHERE action = "
                           "'pupil.erased'").fetchall()
     assert erased == [("head", report.token, json.dumps(
-        {"files": 8, "pupils": 1, "reason": "erasure request", "rows": report.total_rows},
+        {"files": 8, "models": [], "pupils": 1, "reason": "erasure request",
+         "rows": report.total_rows},
         sort_keys=True))]
     assert check_archive(archive).problems == []
     with pytest.raises(UnknownPupil):

@@ -156,13 +156,59 @@ def test_read_lines_reads_a_printed_line_with_the_stock_model(tmp_path):
     assert finetune.cer(["hello world"], [text]) < 0.2
 
 
-def register_copy(archive, tmp_path, status="better"):
+def register_copy(archive, tmp_path, status="better", learnt_from=None, base_id=None):
     """A version whose file is a copy of the stock recogniser (a real, readable model)."""
     copy = tmp_path / "copy.onnx"
     shutil.copyfile(model_files()["rec"], copy)
     return models.register_model(archive, copy, engine="rapidocr", base_model="stock",
-                                 base_id=None, status=status, train_lines=10, heldout_lines=4,
-                                 cer_before=0.2, cer_after=0.1)
+                                 base_id=base_id, status=status, train_lines=10,
+                                 heldout_lines=4, cer_before=0.2, cer_after=0.1,
+                                 learnt_from=learnt_from)
+
+
+def test_erasing_a_pupil_deletes_the_versions_that_learnt_their_handwriting(school, tmp_path):
+    from scanflow.archive.erase import erasure_plan
+
+    v1 = register_copy(school, tmp_path, learnt_from=[AVA, BEN])
+    v2 = register_copy(school, tmp_path, learnt_from=[CARA], base_id=v1.id)  # on top of v1
+    v3 = register_copy(school, tmp_path, learnt_from=[BEN, CARA])
+    for version in (v1, v3, v2):  # v2 reads new pages; it replaced v3, which replaced v1
+        models.use_model(school, version.id)
+    work = school.path / "models" / "work"
+    work.mkdir()
+    (work / "checkpoint.pt").write_bytes(b"weights of an unfinished run")
+    folder = school.path / "models"
+
+    assert erasure_plan(school, AVA).models == ["v1", "v2"]
+    report = erase_pupils(school, [AVA])
+    assert (report.models_deleted, report.model_now) == (["v1", "v2"], "v3")
+    assert models.active_id(school) == v3.id
+    assert not (folder / v1.file).exists() and not (folder / v2.file).exists()
+    assert (folder / v3.file).is_file() and not work.exists()
+    assert {v.name: v.state for v in models.list_models(school)} == {
+        "v1": "erased", "v2": "erased", "v3": "better"}
+    assert AVA not in {r[0] for r in school.db.execute("SELECT pupil_id FROM model_pupils")}
+    with pytest.raises(UsageError, match="pupil who has been erased"):
+        models.use_model(school, v1.id)
+
+    result = CliRunner().invoke(cli, ["pupil", "erase", CARA, "--yes",
+                                      "--archive", str(school.path)])
+    assert result.exit_code == 0, result.output
+    assert "v3 deleted" in result.output and "the stock model" in result.output
+    assert models.active_model(school) is None
+    listing = CliRunner().invoke(cli, ["model", "list", "--archive", str(school.path)])
+    assert listing.output.count("erased") == 3
+
+
+def test_a_version_of_unknown_pupils_goes_with_any_pupil_who_had_a_reviewed_piece(
+        archive, tmp_path):
+    reviewed_piece(archive, AVA, ["the dog ran"])
+    add_piece(archive, BEN, "2026-27-autumn-1", "narrative", [["not reviewed"]])
+    older = register_copy(archive, tmp_path)  # trained before pupils were recorded
+    models.use_model(archive, older.id)
+    assert erase_pupils(archive, [BEN]).models_deleted == []  # never reviewed: never trained on
+    assert erase_pupils(archive, [AVA]).models_deleted == ["v1"]
+    assert models.active_model(archive) is None
 
 
 def test_use_and_rollback_switch_the_model_new_pages_are_read_with(archive, tmp_path):
@@ -281,6 +327,9 @@ def test_whole_loop_export_train_read_gate_rollback(school, tmp_path):
     assert report.became_default == (report.cer_after < report.cer_before)
     assert v.status == ("better" if report.became_default else "not_better")
     assert (models.active_id(school) == 1) == report.became_default
+    # It records whose lines it learnt from: the trained pupils, not the held-back ones.
+    learnt = {r[0] for r in school.db.execute("SELECT pupil_id FROM model_pupils")}
+    assert len(learnt) == report.pupils - report.heldout_pupils and learnt <= {AVA, BEN, CARA}
     # Nothing of the school's lines is left on disk once training is over.
     assert not (work_dir(school) / "lines").exists()
     assert not (work_dir(school) / "checkpoint.pt").exists()

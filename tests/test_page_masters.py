@@ -215,6 +215,7 @@ def test_a_backup_taken_before_restores_and_migrates_on_this_version(archive, tm
     for column in ("image_turn", "image_origin"):
         archive.db.execute(f"ALTER TABLE pages DROP COLUMN {column}")
     # ...and before the migrations after 8, which the restore applies again.
+    archive.db.execute("DROP TABLE model_pupils")
     archive.db.execute("DROP TABLE models")
     archive.db.execute("DROP INDEX idx_pupil_history_placement")
     for column in ("pid", "host"):

@@ -20,7 +20,12 @@ tables kept up to date by hand:
    reported (``mentions``) so that a person can decide.
 4. **images**: the faithful and OCR images of the deleted pages (unless another page
    uses the same file) and their display copies.
-5. **no trace in the file**: with ``secure_delete`` on, the full-text index merged
+5. **recogniser versions** that learnt from the pupil's handwriting (trained on their
+   corrected lines, or on top of a version that was): their files are deleted and their
+   rows marked erased; if one of them read new pages, the newest version before it that
+   did not learn from the pupil reads them (or the stock model). An unfinished training
+   run's checkpoint goes too. The next ``scanflow model train`` learns from what is left.
+6. **no trace in the file**: with ``secure_delete`` on, the full-text index merged
    (``optimize``), statistics rebuilt, then ``VACUUM`` and a WAL checkpoint that truncates
    the log: the deleted text is not left in free pages or in ``scanflow.db-wal``.
 
@@ -38,6 +43,7 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 
+from scanflow.archive.models import delete_learnt, learnt_from, remove_erased_files
 from scanflow.archive.roster import Pupil, get_pupil
 from scanflow.archive.store import Archive, current_user, now
 from scanflow.errors import UsageError
@@ -57,6 +63,7 @@ class ErasurePlan:
     pieces: int
     pages: int
     images: int
+    models: list[str] = field(default_factory=list)  # versions that learnt from the pupil
 
 
 @dataclass
@@ -69,6 +76,8 @@ class ErasureReport:
     files_shared: int = 0  # images kept because another pupil's page uses them
     mentions: list[int] = field(default_factory=list)  # other pieces naming the pupil
     wal_cleared: bool = True
+    models_deleted: list[str] = field(default_factory=list)  # recogniser versions, "v2"
+    model_now: str | None = None  # what reads new pages, when a deleted version did
 
     @property
     def total_rows(self) -> int:
@@ -94,7 +103,8 @@ def erasure_plan(archive: Archive, pupil_id: str) -> ErasurePlan:
         "WHERE id IN (SELECT value FROM json_each(?)) AND ocr_image_path IS NOT NULL)",
         [json.dumps(pages), json.dumps(pages)]).fetchone()[0]
     pieces = db.execute("SELECT COUNT(*) FROM pieces WHERE pupil_id = ?", [pupil_id]).fetchone()[0]
-    return ErasurePlan(pupil, pieces, len(pages), images)
+    return ErasurePlan(pupil, pieces, len(pages), images,
+                       [v.name for v in learnt_from(archive, [pupil_id])])
 
 
 # --- the schema, as the database itself describes it -------------------------------------
@@ -196,6 +206,14 @@ def erase_pupils(archive: Archive, pupil_ids: list[str], *, actor: str | None = 
     doomed_pages: list[int] = []
     try:
         with archive.transaction():
+            # Before any row goes: which versions learnt from them is read from the rows.
+            learnt = learnt_from(archive, [p.pupil_id for p in pupils])
+            if learnt:
+                active = any(v.active for v in learnt)
+                now_reading = delete_learnt(archive, learnt, actor=actor)
+                report.models_deleted = [v.name for v in learnt]
+                if active:
+                    report.model_now = now_reading.name if now_reading else "stock"
             eraser = _Eraser(db, report)
             for pupil in pupils:
                 pages = _page_ids(db, pupil.pupil_id)
@@ -237,11 +255,13 @@ def erase_pupils(archive: Archive, pupil_ids: list[str], *, actor: str | None = 
                 "actor": actor or current_user(), "action": "pupil.erased",
                 "subject": report.token,
                 "detail": json.dumps({"pupils": report.pupils, "rows": report.total_rows,
-                                      "files": len(doomed_images), "reason": reason},
+                                      "files": len(doomed_images), "reason": reason,
+                                      "models": report.models_deleted},
                                      sort_keys=True)})
     finally:
         db.execute(f"PRAGMA secure_delete = {int(previous)}")
     report.files_deleted = _delete_images(archive, doomed_images, doomed_pages)
+    remove_erased_files(archive)
     report.wal_cleared = _compact(archive)
     return report
 

@@ -523,3 +523,21 @@ def _m011() -> str:
     CREATE INDEX idx_pupil_history_placement
         ON pupil_history(pupil_id, changed_at, id, class_name, year_group);
     """
+
+
+@migration(12, "which pupils each recogniser version learnt from")
+def _m012() -> str:
+    return """
+    -- The pupils whose corrected lines a version was trained on (not the held-back ones,
+    -- which only judged it). Erasing a pupil deletes every version that learnt from their
+    -- handwriting, and the versions trained on top of those; these rows go with the pupil.
+    CREATE TABLE model_pupils (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        pupil_id TEXT NOT NULL REFERENCES pupils(pupil_id),
+        PRIMARY KEY (model_id, pupil_id)
+    );
+    -- 0 for versions trained before this table: who they learnt from was not recorded.
+    ALTER TABLE models ADD COLUMN pupils_recorded INTEGER NOT NULL DEFAULT 0;
+    -- When a version was deleted because a pupil it learnt from was erased.
+    ALTER TABLE models ADD COLUMN erased_at TEXT;
+    """

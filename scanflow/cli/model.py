@@ -85,7 +85,8 @@ def list_cmd(archive, as_json):
     if as_json:
         click.echo(json.dumps([{k: getattr(v, k) for k in (
             "id", "file", "status", "active", "base_model", "created_at", "train_lines",
-            "heldout_lines", "extra_lines", "cer_before", "cer_after", "train_seconds")}
+            "heldout_lines", "extra_lines", "cer_before", "cer_after", "train_seconds",
+            "erased_at")}
             for v in versions]))
         return
     active = any(v.active for v in versions)
@@ -95,7 +96,7 @@ def list_cmd(archive, as_json):
     for v in versions:
         click.echo(f"{'*' if v.active else '':2}{v.name:<8} {v.created_at[:19]:<20} "
                    f"{v.train_lines:>6} {v.heldout_lines:>5} {_pct(v.cer_before):>10} "
-                   f"{_pct(v.cer_after):>7}  {v.status.replace('_', ' ')}")
+                   f"{_pct(v.cer_after):>7}  {v.state}")
     click.echo("* reads new pages")
 
 

@@ -177,6 +177,10 @@ def pupil_erase(archive, pupil_id, yes):
                f"{plan.pieces} piece(s), {plan.pages} page(s), {plan.images} image file(s), "
                "their transcriptions, levels and history. Backups made before now still "
                "hold them.", err=True)
+    if plan.models:
+        click.echo(f"It also deletes recogniser version(s) {', '.join(plan.models)}, which "
+                   "learnt from their handwriting; retrain afterwards with: scanflow model "
+                   "train", err=True)
     if not yes:
         typed = click.prompt("Type the pupil id to confirm", default="", show_default=False,
                              err=True)
@@ -192,6 +196,14 @@ def _erasure_summary(report) -> str:
              "(note this token with the request; the log keeps no name)."]
     if report.redacted:
         lines.append(f"  {report.redacted} other mention(s) replaced by [erased].")
+    if report.models_deleted:
+        now_reading = ""
+        if report.model_now:
+            name = "the stock model" if report.model_now == "stock" else report.model_now
+            now_reading = f" New pages are read with {name}."
+        lines.append(f"  Recogniser version(s) {', '.join(report.models_deleted)} deleted: they "
+                     f"had learnt from this handwriting.{now_reading} To learn from the other "
+                     "pupils' corrections again: scanflow model train")
     if report.mentions:
         lines.append("  Other pupils' writing names them (left as written): pieces "
                      + ", ".join(map(str, report.mentions)))

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from scanflow.archive.models import (ModelVersion, active_model, model_path, models_dir,
-                                     register_model, use_model)
+from scanflow.archive.models import (WORK, ModelVersion, active_model, model_path,
+                                     models_dir, register_model, use_model)
 from scanflow.archive.store import Archive
 from scanflow.errors import UsageError
 from scanflow.exports.lines import corrected_lines, write_lines
@@ -31,7 +31,6 @@ from scanflow.ocr.rapid import model_files
 from scanflow.progress import Progress
 
 ENGINE = "rapidocr"
-WORK = "work"
 
 
 @dataclass
@@ -116,7 +115,7 @@ def train_school_model(archive: Archive, *, extra_dirs: Sequence[str | Path] = (
                   "extra_dirs": [str(d) for d in extra_dirs], "half_term": half_term,
                   "steps": result.steps, "best_step": result.best_step,
                   "history": result.history},
-            actor=actor)
+            learnt_from=sorted({e.group for e in train}), actor=actor)
         if better:
             version = use_model(archive, version.id, actor=actor)
         # Finished: the checkpoint is not needed to resume any more.
