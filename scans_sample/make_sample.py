@@ -35,10 +35,10 @@ PDF_DATE = time.struct_time((2025, 3, 14, 9, 0, 0, 4, 73, 0))
 
 ROSTER = [
     # upn, first_name, surname, class, year_group
-    ("A100000000001", "Poppy", "Hartwell", "3A", 3),
-    ("A100000000002", "Kofi", "Brennan", "3A", 3),
-    ("A100000000003", "Isla", "Pemberton", "3B", 3),
-    ("A100000000004", "Reuben", "Okafor-Lind", "3B", 3),
+    ("R100000000001", "Poppy", "Hartwell", "3A", 3),
+    ("F100000000002", "Kofi", "Brennan", "3A", 3),
+    ("V100000000003", "Isla", "Pemberton", "3B", 3),
+    ("J100000000004", "Reuben", "Okafor-Lind", "3B", 3),
 ]
 
 
@@ -93,7 +93,7 @@ def main() -> None:
     assert not p2.settings["unwritten"]
     p3 = _page(story_paragraphs(3, story=1), seed=103, hand=2, skew=3.1, lighting=0.6, noise=0.12)
     assert not p3.settings["unwritten"]
-    batch = [(p1, "A100000000001"), (p2, "A100000000001"), (p3, "A100000000002")]
+    batch = [(p1, "R100000000001"), (p2, "R100000000001"), (p3, "F100000000002")]
     ims = [Image.fromarray(p.image) for p, _ in batch]
     ims[0].save(
         HERE / "class-3A-batch.pdf",
@@ -114,16 +114,16 @@ def main() -> None:
     with open(HERE / "manifest.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["file", "first_page", "last_page", "pupil_id"])
-        w.writerow(["class-3A-batch.pdf", 1, 2, "A100000000001"])
-        w.writerow(["class-3A-batch.pdf", 3, 3, "A100000000002"])
+        w.writerow(["class-3A-batch.pdf", 1, 2, "R100000000001"])
+        w.writerow(["class-3A-batch.pdf", 3, 3, "F100000000002"])
 
     # --- single images named <pupil_id>_<anything>.<ext>
     p4 = _page(story_paragraphs(4, story=2, sentences=slice(0, 10)), seed=104, hand=3, skew=-1.2, lighting=0.7,
                noise=0.12, lines_colour="grey")
-    Image.fromarray(p4.image).save(HERE / "A100000000003_narrative.jpg", "JPEG", quality=JPEG_QUALITY,
+    Image.fromarray(p4.image).save(HERE / "V100000000003_narrative.jpg", "JPEG", quality=JPEG_QUALITY,
                                    dpi=(DPI, DPI), optimize=True)
-    write_ground_truth(truth / "A100000000003_narrative.p1.gt.txt", p4.lines)
-    _record(records, "A100000000003_narrative.jpg", 1, "A100000000003", p4, {"stored": f"JPEG q{JPEG_QUALITY}, {DPI} dpi"})
+    write_ground_truth(truth / "V100000000003_narrative.p1.gt.txt", p4.lines)
+    _record(records, "V100000000003_narrative.jpg", 1, "V100000000003", p4, {"stored": f"JPEG q{JPEG_QUALITY}, {DPI} dpi"})
 
     png_dpi = 150
     # a greyscale PNG from a scanner's "document" mode: lower resolution, little noise, to stay small
@@ -131,9 +131,9 @@ def main() -> None:
                noise=0.0)
     im5 = Image.fromarray(p5.image).convert("L")
     im5 = im5.resize((round(im5.width * png_dpi / DPI), round(im5.height * png_dpi / DPI)), Image.LANCZOS)
-    im5.save(HERE / "A100000000004_narrative.png", "PNG", dpi=(png_dpi, png_dpi), optimize=True)
-    write_ground_truth(truth / "A100000000004_narrative.p1.gt.txt", p5.lines)
-    _record(records, "A100000000004_narrative.png", 1, "A100000000004", p5, {"stored": f"8-bit grey PNG, {png_dpi} dpi"})
+    im5.save(HERE / "J100000000004_narrative.png", "PNG", dpi=(png_dpi, png_dpi), optimize=True)
+    write_ground_truth(truth / "J100000000004_narrative.p1.gt.txt", p5.lines)
+    _record(records, "J100000000004_narrative.png", 1, "J100000000004", p5, {"stored": f"8-bit grey PNG, {png_dpi} dpi"})
 
     # --- a page nobody can be linked to: no pupil id in its name, not in the manifest
     p6 = _page(story_paragraphs(6, story=3, sentences=slice(0, 9)), seed=106, hand=5, skew=-3.5, lighting=0.8,
