@@ -58,6 +58,10 @@ def test_class_and_year_grids(lead, school):
     assert "Below the minimum length (60 words):" in html
     html = get(lead, "/year?year=3&half_term=2026-27-autumn-1").get_data(as_text=True)
     assert 'id="by-class"' in html and ">3A</a>" in html
+    # Unasked, the page opens on the youngest year group with pupils, and offers only those.
+    html = get(lead, "/year?half_term=2026-27-autumn-1").get_data(as_text=True)
+    offered = re.findall(r'<option value="(\d)" (selected)?>Year', html)
+    assert offered == [("3", "selected"), ("4", "")] and "No pupils were in" not in html
     html = get(lead, "/classes?class=9Z&half_term=2026-27-autumn-1").get_data(as_text=True)
     assert "No pupils were in class &#39;9Z&#39; in Autumn 1 2026-27." in html
 

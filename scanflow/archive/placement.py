@@ -169,6 +169,11 @@ class Placements:
         return sorted({p.class_name for p in self.in_term(half_term).values() if p.class_name},
                       key=_class_key)
 
+    def years_in(self, half_term: str | HalfTerm) -> list[int]:
+        """The year groups that had pupils in ``half_term``, youngest first."""
+        return sorted({p.year_group for p in self.in_term(half_term).values()
+                       if p.year_group is not None})
+
 
 def _class_key(name: str) -> tuple:
     m = re.match(r"\D*(\d+)", name)
