@@ -427,3 +427,19 @@ def test_frozen_convolutions_keep_their_weights(tmp_path):
     first, last = convs[0] + ".weight", convs[-1] + ".weight"
     assert torch.equal(trained[first], net.state_dict()[first])
     assert not torch.allclose(trained[last], net.state_dict()[last])
+
+
+def test_status_names_the_recogniser_and_says_when_training_is_worth_it(school, tmp_path):
+    from scanflow.archive.summary import recogniser_status
+
+    lines = recogniser_status(school, train_after=3)
+    assert lines[0] == "  recogniser: stock (the rapidocr wheel's)"
+    assert "3 piece(s) reviewed so far: scanflow model train" in lines[1]
+    assert len(recogniser_status(school, train_after=4)) == 1  # not enough yet
+    models.use_model(school, register_copy(school, tmp_path, learnt_from=[AVA, BEN]).id)
+    lines = recogniser_status(school, train_after=1)
+    assert lines[0].startswith("  recogniser: v1, trained 20")
+    assert "20.0% CER before, 10.0% after" in lines[0]
+    assert len(lines) == 1  # every review came before v1 (or in the same second)
+    school.db.execute("UPDATE models SET created_at = '2026-09-01T00:00:00+00:00'")
+    assert "3 piece(s) reviewed since v1 was trained" in recogniser_status(school, 1)[1]
