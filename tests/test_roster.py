@@ -62,3 +62,16 @@ def test_dates_and_upns_are_checked_with_a_warning_not_a_refusal(archive, tmp_pa
     assert "cannot be a pupil's" in warned[5] and "UPN" not in warned[5]
     assert get_pupil(archive, "H801200001001").date_of_birth == "2017-09-05"
     assert get_pupil(archive, "not-an-upn").date_of_birth is None
+
+
+@pytest.mark.parametrize("sep,encoding", [(";", "utf-8"), ("\t", "utf-16"), ("\t", "utf-8")])
+def test_semicolon_and_tab_separated_class_lists_import(archive, tmp_path, sep, encoding):
+    """Excel in a European locale saves CSV with semicolons; its "Unicode text" and MIS
+    "tab delimited" exports separate with tabs (the former in UTF-16)."""
+    rows = [["UPN", "Forename", "Surname", "Reg Group", "Year"],
+            ["H801200001001", "Zoë", "Ash, Jr", "5B", "5"]]
+    path = tmp_path / "export.txt"
+    path.write_text("\n".join(sep.join(r) for r in rows) + "\n", encoding=encoding)
+    assert import_roster(archive, path).added == 1
+    pupil = get_pupil(archive, "H801200001001")
+    assert (pupil.first_name, pupil.surname, pupil.class_name) == ("Zoë", "Ash, Jr", "5B")

@@ -190,6 +190,17 @@ def parse_birth_date(text: str, today: dt.date | None = None) -> str:
     return born.isoformat()
 
 
+def _delimiter(header: str) -> str:
+    r"""The separator of a class list's header row: a comma, or the semicolon of a CSV saved
+    by Excel set to a European locale, or the tab of Excel's "Unicode text" and of MIS
+    "tab delimited" exports, whichever splits it into the most columns.
+
+    >>> _delimiter("UPN;Forename;Surname"), _delimiter("upn\tfirst name"), _delimiter("a,b")
+    (';', '\t', ',')
+    """
+    return max(",;\t", key=lambda d: len(next(csv.reader([header], delimiter=d), [])))
+
+
 def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
     """Parse a roster CSV without touching an archive."""
     path = Path(path)
@@ -209,7 +220,8 @@ def read_roster(path: str | Path) -> tuple[list[Pupil], RosterReport]:
         text = path.read_text(encoding="utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError:
         text = path.read_text(encoding="cp1252")
-    rows = list(csv.reader(text.splitlines()))
+    lines = text.splitlines()
+    rows = list(csv.reader(lines, delimiter=_delimiter(lines[0] if lines else "")))
     if not rows:
         raise InputFileError("the roster file is empty.", path=str(path),
                              hint="Export the class list from your MIS as CSV with a header row.")
