@@ -227,6 +227,12 @@ def test_use_and_rollback_switch_the_model_new_pages_are_read_with(archive, tmp_
     assert retired.id == 1 and now_active is None
     with pytest.raises(UsageError, match="nothing to roll back"):
         models.rollback(archive)
+    # A predecessor that cannot read any more is passed over for the one before it.
+    v3, v4, v5 = (register_copy(archive, tmp_path) for _ in range(3))
+    for version in (v3, v4, v5):
+        models.use_model(archive, version.id)
+    (archive.path / "models" / v4.file).unlink()
+    assert models.rollback(archive)[1].id == v3.id
     with pytest.raises(UsageError, match="no model version 7"):
         models.use_model(archive, 7)
 

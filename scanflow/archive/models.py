@@ -202,7 +202,8 @@ def use_model(archive: Archive, which: str | int, *, actor: str | None = None) -
 
 
 def rollback(archive: Archive, *, actor: str | None = None) -> tuple[ModelVersion, ModelVersion | None]:
-    """Retire the active version and go back to the one it replaced (or stock).
+    """Retire the active version and go back to the one it replaced (if that one cannot
+    read any more, retired, erased or its file gone, the one before it; or stock).
 
     Returns (retired, now active)."""
     current = active_model(archive)
