@@ -120,6 +120,7 @@ def test_teachers_see_their_classes_only(archive, school):
 
     teacher = login("mr.b")
     assert teacher.get("/pupil/A100000000003").status_code == 200
+    assert 'id="train-hint"' not in teacher.get("/queue").get_data(as_text=True)
     r = teacher.get("/pupil/A100000000001")
     assert r.status_code == 403
     assert ("Ava Smith is in class 3A, which is not one of your classes (4B)."
@@ -134,3 +135,17 @@ def test_teachers_see_their_classes_only(archive, school):
     office = login("office1")
     r = office.get("/search?q=castle")
     assert r.status_code == 403 and "does not show pupils&#39; writing" in r.get_data(as_text=True)
+
+
+def test_the_lead_is_told_when_corrections_are_worth_training_on(lead, archive, school,
+                                                                  monkeypatch):
+    from scanflow.archive import summary
+    from scanflow.archive.transcription import mark_reviewed
+
+    assert 'id="train-hint"' not in get(lead, "/queue").get_data(as_text=True)
+    monkeypatch.setattr(summary, "TRAIN_AFTER_PIECES", 2)
+    mark_reviewed(archive, school["ava1"], reviewer="mrs.k")
+    mark_reviewed(archive, school["ben1"], reviewer="mrs.k")
+    html = get(lead, "/queue").get_data(as_text=True)
+    assert 'id="train-hint">2 pieces have been reviewed so far' in html
+    assert "<code>scanflow model train</code>" in html

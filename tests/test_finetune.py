@@ -436,7 +436,10 @@ def test_frozen_convolutions_keep_their_weights(tmp_path):
 
 
 def test_status_names_the_recogniser_and_says_when_training_is_worth_it(school, tmp_path):
-    from scanflow.archive.summary import recogniser_status
+    from scanflow.archive.summary import recogniser_state
+
+    def recogniser_status(archive, train_after):
+        return recogniser_state(archive, train_after).lines()
 
     lines = recogniser_status(school, train_after=3)
     assert lines[0] == "  recogniser: stock (the rapidocr wheel's)"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from scanflow.archive.models import active_model
+from dataclasses import dataclass
+
+from scanflow.archive.models import ModelVersion, active_model
 from scanflow.archive.store import Archive
 
 # Reviewed pieces (about 10 lines each) after which training is worth suggesting: the
@@ -26,27 +28,50 @@ def archive_counts(archive: Archive) -> dict[str, int | float | None]:
     }
 
 
-def recogniser_status(archive: Archive, train_after: int = TRAIN_AFTER_PIECES) -> list[str]:
-    """Which recogniser reads new pages, and whether enough pieces have been reviewed since
-    it was trained for ``scanflow model train`` to be worth running."""
+@dataclass
+class RecogniserState:
+    """The recogniser that reads new pages (None: stock), and the pieces reviewed since it
+    was trained; ``suggest_training`` once there are enough to learn from."""
+
+    version: ModelVersion | None
+    reviewed_since: int
+    suggest_training: bool
+
+    @property
+    def name(self) -> str:
+        return self.version.name if self.version else "stock"
+
+    def lines(self) -> list[str]:
+        """What ``scanflow status`` prints about it."""
+        v = self.version
+        if v is None:
+            lines = ["  recogniser: stock (the rapidocr wheel's)"]
+        else:
+            cer = ""
+            if v.cer_before is not None and v.cer_after is not None:
+                cer = f" (held-back lines: {v.cer_before:.1%} CER before, {v.cer_after:.1%} after)"
+            lines = [f"  recogniser: {v.name}, trained {v.created_at[:10]}{cer}"]
+        if self.suggest_training:
+            lines.append(f"  {self.advice()}")
+        return lines
+
+    def advice(self) -> str:
+        when = f"since {self.version.name} was trained" if self.version else "so far"
+        return (f"{self.reviewed_since} piece(s) reviewed {when}: scanflow model train can "
+                "learn your pupils' handwriting from the corrections")
+
+
+def recogniser_state(archive: Archive, train_after: int | None = None) -> RecogniserState:
+    """Which recogniser reads new pages, and whether enough pieces (``train_after``,
+    default :data:`TRAIN_AFTER_PIECES`) have been reviewed since it was trained for
+    ``scanflow model train`` to be worth running."""
+    if train_after is None:
+        train_after = TRAIN_AFTER_PIECES
     version = active_model(archive)
-    if version is None:
-        lines = ["  recogniser: stock (the rapidocr wheel's)"]
-        since, when = "", "so far"
-    else:
-        cer = ""
-        if version.cer_before is not None and version.cer_after is not None:
-            cer = (f" (held-back lines: {version.cer_before:.1%} CER before, "
-                   f"{version.cer_after:.1%} after)")
-        lines = [f"  recogniser: {version.name}, trained {version.created_at[:10]}{cer}"]
-        since, when = version.created_at, f"since {version.name} was trained"
     reviewed = archive.db.execute(
         "SELECT COUNT(*) FROM pieces WHERE status = 'reviewed' AND reviewed_at > ?",
-        [since]).fetchone()[0]
-    if reviewed >= train_after:
-        lines.append(f"  {reviewed} piece(s) reviewed {when}: scanflow model train can learn "
-                     "your pupils' handwriting from the corrections")
-    return lines
+        [version.created_at if version else ""]).fetchone()[0]
+    return RecogniserState(version, reviewed, reviewed >= train_after)
 
 
 def archive_status(archive: Archive) -> list[str]:
@@ -57,7 +82,7 @@ def archive_status(archive: Archive) -> list[str]:
         f"  pupils: {c['pupils']}   pieces: {c['pieces']} ({c['awaiting_review']} awaiting "
         f"review)   pages: {c['pages']}   words: {c['words']}   mean OCR confidence: {conf}",
     ]
-    lines += recogniser_status(archive)
+    lines += recogniser_state(archive).lines()
     if c["unassigned_pages"]:
         lines.append(f"  {c['unassigned_pages']} page(s) have no pupil: scanflow unassigned")
     if c["failed_pages"]:

@@ -56,6 +56,7 @@ from flask import (
 
 from scanflow.archive import transcription as T
 from scanflow.archive.store import current_user, open_archive
+from scanflow.archive.summary import recogniser_state
 from scanflow.errors import ScanflowError, UsageError
 from scanflow.review import accounts, editing, linepictures, merge, pageimages, queue
 from scanflow.review.throttle import LoginThrottle
@@ -377,8 +378,11 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one place that lists every URL
         result = queue.queue_page(get_archive(), filt, int(page) if page.isdigit() else 1)
         session["queue"] = filt.as_query()
         choices = queue.filter_choices(get_archive(), filt.allowed_classes)
+        # The lead runs training: tell them when the corrections are worth learning from.
+        recogniser = recogniser_state(get_archive()) if user().role == "lead" else None
         return render_template("queue.html", q=result, choices=choices, user=user(),
-                               query=filt.as_query(), urlencode=urlencode)
+                               query=filt.as_query(), urlencode=urlencode,
+                               recogniser=recogniser)
 
     # -- a piece -------------------------------------------------------------------------
 
