@@ -5,7 +5,7 @@ The page shows the *truth* (what the child wrote, drawn with conftest's ``page_i
 the stored lines are what a recogniser *read* (``ocr``: text, or ``(text, where)`` with
 ``where`` as in :func:`ocr_box`), with boxes where that writing is on the page, so the
 review screen has genuine corrections to make. Words listed in ``doubtful`` get a
-low confidence (40), others 92.
+low confidence (20), others 92.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def add_page(archive: Archive, truth: list[str], ocr: list[str] | None = None, *
         for i, (text, where) in enumerate(placed):
             x, y, w, h = ocr_box(where, i, truth, text)
             words = text.split()
-            line_conf = [40.0 if wd in doubtful else 92.0 for wd in words]
+            line_conf = [20.0 if wd in doubtful else 92.0 for wd in words]
             line_id = db["lines"].insert({
                 "page_id": page_id, "line_no": i + 1, "text": text, "x": x, "y": y, "w": w,
                 "h": h, "confidence": (sum(line_conf) / len(line_conf)) if line_conf else 0.0,

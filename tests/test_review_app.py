@@ -189,9 +189,11 @@ def test_piece_screen_lines_save_history_review(school):
     r = client.get(f"/piece/{ids['ava']}")
     html = r.get_data(as_text=True)
     assert "Type exactly what the child wrote — keep their spelling and punctuation." in html
+    assert "the child's own spelling: keep it" in html and "not in the dictionary" in html
     data = piece_data(html)
     assert [l["text"] for l in data["lines"]] == OCR
-    assert [f["text"] for f in data["lines"][0]["flags"]] == ["tine"]
+    assert [(f["text"], f["why"]) for f in data["lines"][0]["flags"]] == [
+        ("tine", "unsure"), ("ther", "unknown")]
     assert 'spellcheck="false"' in html  # the browser must not "correct" a child's spelling
     head = {"X-CSRF-Token": data["csrf"]}
     r = client.post(data["urls"]["line"], headers=head,

@@ -118,8 +118,12 @@ def test_keyboard_only_correction_save_reload_review(browser, local_server):
     # The first line has focus, its box on the page is highlighted, its doubtful word marked.
     assert _current_index(page) == 0
     expect(page.locator(".box.current")).to_have_count(1)
-    expect(page.locator(".line").nth(0).locator(".mirror mark")).to_have_text("tine")
-    expect(page.locator(".line").nth(0).locator(".crop .wordflag")).to_have_count(1)
+    # Marked: "tine" (the recogniser doubted it) and "ther" (not in the dictionary: the
+    # child's spelling, to keep), each with the reason on its mark over the line picture.
+    expect(page.locator(".line").nth(0).locator(".mirror mark")).to_have_text(["tine", "ther"])
+    flags = page.locator(".line").nth(0).locator(".crop .wordflag")
+    expect(flags).to_have_count(2)
+    expect(flags.nth(1)).to_have_attribute("title", re.compile("not in the dictionary"))
     # Every line under its picture: its row of the page's line picture.
     expect(page.locator(".crop:not(.nobox)")).to_have_count(5)
     expect(page.locator(".crop").nth(0)).to_have_attribute(

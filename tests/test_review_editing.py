@@ -106,9 +106,13 @@ def test_saving_without_changes_makes_no_version(archive, piece):
     assert T.latest_number(archive, piece) == 0
 
 
-def test_low_confidence_words_are_listed_per_ocr_line(archive, piece):
-    flags = E.low_confidence_words(archive, piece)
-    assert sorted(w["text"] for ws in flags.values() for w in ws) == ["tine", "~~~"]
+def test_words_to_check_are_the_unknown_and_the_doubted_per_ocr_line(archive, piece):
+    flags = E.words_to_check(archive, piece, threshold=50)
+    why = {w["text"]: w["why"] for ws in flags.values() for w in ws}
+    # "ther" and "caled" are not English words (the child's spellings, to keep); the
+    # recogniser doubted "tine" (a word) and "~~~" (no letters).
+    assert why == {"ther": "unknown", "caled": "unknown", "tine": "unsure", "~~~": "unsure"}
+    assert len(flags) == 3  # lines 1, 2 and 5
 
 
 def test_line_breaks_and_control_characters_are_dropped_but_spacing_kept(archive, piece):

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from scanflow.errors import UsageError
 from scanflow.evaluation.metrics import Corpus
-from scanflow.evaluation.marks import UNSURE_BELOW, MarkCounts, mark_quality
+from scanflow.evaluation.marks import UNSURE_BELOW, MarkCounts, mark_quality, marks_dictionary
 from scanflow.ocr.preprocess import PreprocessSettings
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
@@ -113,7 +113,7 @@ class EvalReport:
         ]
         if self.marks.get("words"):
             m = self.marks
-            lines.append(f"marked unsure (below {m['threshold']:g}): "
+            lines.append(f"marked (not in the dictionary, or unsure below {m['threshold']:g}): "
                          f"{m['wrong_marked']} of {m['wrong']} wrong words "
                          f"({pct(m['recall_of_wrong_words'] or 0).strip()}), "
                          f"{m['marked']} of {m['words']} words "
@@ -222,7 +222,8 @@ def _read_one(stem: str, image: Path | ScanPage, gt: Path, settings: PreprocessS
         rgb, dpi = load_image(image)
         _, rec = read_page(rgb, _WORKER["engine"], dpi=dpi, settings=settings)
         text, error = rec.text, None
-        marks = mark_quality(reference, [(w.text, w.confidence) for w in rec.words])
+        marks = mark_quality(reference, [(w.text, w.confidence) for w in rec.words],
+                             dictionary=marks_dictionary())
     except Exception as exc:  # one unreadable image must not end the run
         if exc.__class__.__name__ == "EngineUnavailable":
             raise
@@ -320,6 +321,8 @@ def evaluate(
         worst=[{"stem": r.stem, "cer": round(r.cer, 4), "reference": r.reference,
                 "hypothesis": r.hypothesis} for r in worst],
         errors=errors,
-        marks={"threshold": UNSURE_BELOW, **marked.to_dict()},
+        marks={"threshold": UNSURE_BELOW,
+               "dictionary": d.source if (d := marks_dictionary()) else None,
+               **marked.to_dict()},
         results=results,
     )

@@ -1,31 +1,94 @@
-"""Which words the review screen marks as unsure, and how far a teacher can trust the marks.
+"""Which words the review screen marks for the teacher to check, and how far a teacher
+can trust the marks.
 
-A word is marked when its confidence (0-100) is below :data:`UNSURE_BELOW`. For RapidOCR
-a word's confidence is the product of its characters' CTC probabilities
-(:func:`scanflow.ocr.ctc.word_confidence`); Tesseract gives its own word confidence.
+A word is marked when it is not an English word (:func:`unknown_word`: not in Debian's
+British word list, nor an American spelling of one of its words; a name or number is
+never unknown by its digits) or when the recogniser was unsure of it (confidence 0-100
+below :data:`UNSURE_BELOW`). For RapidOCR a word's confidence is the product of its
+characters' CTC probabilities (:func:`scanflow.ocr.ctc.word_confidence`); Tesseract gives
+its own word confidence.
+
+Why the dictionary: the recogniser misreads handwriting into non-words far more often than
+into other words, and its confidence separates right from wrong words poorly. On
+``iam_dev_lines`` (3,220 words, 34 % of them read wrong) 26 % of words read were not in the
+word list and 96 % of those were wrong; marking them holds 73 % of the wrong words, where
+the confidence alone, marking as many, held 55 %. A child's own misspelling is marked too:
+it is exactly what the teacher must check is kept as written (spelling is scored), so the
+review screen says "not in the dictionary: keep it if the child wrote it so". Nothing is
+ever changed towards the dictionary.
 
 Marks are judged by two shares (:func:`mark_quality`, reported by ``scanflow eval``):
 of the words read wrong, how many are marked (``wrong_marked``: a teacher who checks only
 the marks finds these), and of all words read, how many are marked (``marked``: what the
-teacher has to look at). The threshold is calibrated on the development pages
-(``scanflow eval ../shared/eval/handwriting/iam_dev_pages --json`` reports both shares).
+teacher has to look at).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
+from scanflow.errors import MissingDependency
 from scanflow.evaluation.metrics import normalise
+from scanflow.scoring.wordlists import Dictionary, load_dictionary
 
-# Calibrated on iam_dev_lines (3,220 words, 34 % wrong) with lines fitted
-# (scanflow.ocr.lineprep), checked on iam_dev_pages (other writers, 683 words, 37 % wrong):
-# there it marks 24 % of words holding 53 % of the wrong ones (lines: 22 %, 50 %). With over
-# a third of words wrong, a quarter of them could hold at most 68 %. 50 marks 20 % of the
-# pages' words holding 46 %; 58 marks 26 % holding 55 %. docs/recognition.md has the curve.
-UNSURE_BELOW = 55.0
+log = logging.getLogger(__name__)
+
+# With the dictionary marking most misreadings, confidence adds the words read as another
+# real word that the recogniser doubted. Measured on iam_dev_lines (recall of wrong words /
+# share of words marked): dictionary alone 73.2 % / 25.9 %; with confidence below 20,
+# 73.8 % / 26.6 %; below 30, 74.7 % / 27.3 % (iam_dev_pages: 69.7 % / 26.9 %); below 55
+# (the threshold used alone before), 79.7 % / 32.2 %; confidence alone below 55, 50 % / 21 %
+# (docs/recognition.md).
+UNSURE_BELOW = 30.0
+_EDGE = "\"'()[],.;:!?-\u2018\u2019\u201c\u201d"
+
+
+def unknown_word(text: str, dictionary: Dictionary) -> bool:
+    """Whether ``text`` (one word as read, punctuation and all) is not an English word.
+
+    >>> d = load_dictionary()  # doctest: +SKIP
+    >>> [unknown_word(w, d) for w in ("dragon,", "becaus", "Sam's", "24th", "~~~")]  # doctest: +SKIP
+    [False, True, False, False, False]
+    """
+    core = text.strip(_EDGE)
+    if not re.search(r"[A-Za-z]", core) or re.search(r"\d", core):
+        return False
+    if dictionary.known(core):
+        return False
+    for suffix in ("'s", "\u2019s", "s'"):
+        if core.endswith(suffix) and dictionary.known(core[:-len(suffix)] or core):
+            return False
+    # Hyphenated words ("grown-up", "half-time") are known when every part is.
+    parts = [p for p in re.split(r"[-\u2013]", core) if p]
+    return not (len(parts) > 1 and all(dictionary.known(p) for p in parts))
+
+
+@functools.lru_cache(maxsize=1)
+def marks_dictionary() -> Dictionary | None:
+    """The word list marks are checked against; None (marks by confidence alone, said once
+    in the log) when Debian's ``wbritish`` is not installed."""
+    try:
+        return load_dictionary()
+    except MissingDependency as exc:
+        log.warning("%s Words are marked by the recogniser's confidence alone.", exc)
+        return None
+
+
+def needs_check(text: str, confidence: float, dictionary: Dictionary | None,
+                threshold: float = UNSURE_BELOW) -> str | None:
+    """Why the teacher should check this word: ``"unknown"`` (not an English word),
+    ``"unsure"`` (the recogniser's confidence is below ``threshold``), or None."""
+    if dictionary is not None and unknown_word(text, dictionary):
+        return "unknown"
+    if confidence < threshold:
+        return "unsure"
+    return None
 
 
 @dataclass
@@ -68,10 +131,12 @@ def wrong_words(reference: str, words: Sequence[str]) -> list[bool]:
 
 
 def mark_quality(reference: str, words: Iterable[tuple[str, float]],
-                 threshold: float = UNSURE_BELOW) -> MarkCounts:
-    """Counts for one page: ``words`` are ``(text, confidence 0-100)`` in reading order."""
+                 threshold: float = UNSURE_BELOW,
+                 dictionary: Dictionary | None = None) -> MarkCounts:
+    """Counts for one page: ``words`` are ``(text, confidence 0-100)`` in reading order,
+    marked as :func:`needs_check` marks them (by confidence alone without a dictionary)."""
     words = list(words)
     wrong = wrong_words(reference, [w for w, _ in words])
-    marked = [c < threshold for _, c in words]
+    marked = [needs_check(w, c, dictionary, threshold) is not None for w, c in words]
     return MarkCounts(len(words), sum(wrong), sum(marked),
                       sum(w and m for w, m in zip(wrong, marked)))

@@ -36,11 +36,12 @@ from scanflow.archive.transcription import (
     save_version,
 )
 from scanflow.errors import ScanflowError, UsageError
-from scanflow.evaluation.marks import UNSURE_BELOW
+from scanflow.evaluation.marks import UNSURE_BELOW, marks_dictionary, needs_check
 from scanflow.review import merge
 from scanflow.review.when import human_time
 
-# Words the recogniser was less sure of than this are marked (calibrated in scanflow.evaluation.marks).
+# Words the recogniser was less sure of than this are marked, as are words not in the
+# dictionary (scanflow.evaluation.marks).
 LOW_CONFIDENCE = UNSURE_BELOW
 
 
@@ -79,17 +80,22 @@ def get_draft(archive: Archive, piece_id: int, author: str) -> Draft | None:
                  row[3], row[4])
 
 
-def low_confidence_words(archive: Archive, piece_id: int,
-                         threshold: float = LOW_CONFIDENCE) -> dict[int, list[dict]]:
-    """``{ocr line id: [{text, x, y, w, h, confidence}, ...]}`` for the doubtful words."""
+def words_to_check(archive: Archive, piece_id: int,
+                   threshold: float = LOW_CONFIDENCE) -> dict[int, list[dict]]:
+    """``{ocr line id: [{text, x, y, w, h, confidence, why}, ...]}``: the words the review
+    screen marks, ``why`` being ``"unknown"`` (not an English word: a misreading, or the
+    child's own spelling to keep) or ``"unsure"`` (:func:`scanflow.evaluation.marks.needs_check`)."""
+    dictionary = marks_dictionary()
     out: dict[int, list[dict]] = {}
     for line_id, text, x, y, w, h, conf in archive.db.execute(
             "SELECT words.line_id, words.text, words.x, words.y, words.w, words.h, "
             "words.confidence FROM pages JOIN words ON words.page_id = pages.id "
-            "WHERE pages.piece_id = ? AND words.confidence < ? ORDER BY words.line_id, "
-            "words.word_no", [piece_id, threshold]):
-        out.setdefault(line_id, []).append(
-            {"text": text, "x": x, "y": y, "w": w, "h": h, "confidence": round(conf)})
+            "WHERE pages.piece_id = ? ORDER BY words.line_id, words.word_no", [piece_id]):
+        why = needs_check(text or "", conf if conf is not None else 100.0, dictionary, threshold)
+        if why:
+            out.setdefault(line_id, []).append(
+                {"text": text, "x": x, "y": y, "w": w, "h": h,
+                 "confidence": round(conf) if conf is not None else None, "why": why})
     return out
 
 

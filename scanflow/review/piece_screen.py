@@ -27,7 +27,7 @@ from scanflow.review.context import (
 def lines_json(archive: Archive, piece_id: int, lines: list[T.TLine],
                 flags: dict | None = None) -> list[dict]:
     if flags is None:
-        flags = editing.low_confidence_words(archive, piece_id)
+        flags = editing.words_to_check(archive, piece_id)
     out = []
     for line in lines:
         d = asdict(line)

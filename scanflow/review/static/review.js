@@ -320,7 +320,9 @@
     flagged(line).forEach(function (w) {
       var m = document.createElement("div");
       m.className = "wordflag";
-      m.title = "The recogniser was unsure of “" + w.text + "” (" + w.confidence + "%)";
+      m.title = w.why === "unknown"
+        ? "“" + w.text + "” is not in the dictionary: a misreading, or the child's own spelling (keep it if so)"
+        : "The recogniser was unsure of “" + w.text + "” (" + w.confidence + "%)";
       m.style.left = Math.round((w.x - left) * s) + "px";
       m.style.top = Math.round((w.y - top) * s) + "px";
       m.style.width = Math.round(w.w * s) + "px";
