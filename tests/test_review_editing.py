@@ -119,3 +119,16 @@ def test_line_breaks_and_control_characters_are_dropped_but_spacing_kept(archive
     d = E.save_line(archive, piece, "kim", based_on=0, rev=0, index=0,
                     text="two  spaces\nand\x07 a bell ")
     assert d.lines[0].text == "two  spaces and a bell "
+
+
+def test_the_schools_pupils_names_are_not_marked_as_unknown_words(archive, tmp_path):
+    from scanflow.archive.roster import import_roster
+
+    roster = tmp_path / "new.csv"
+    roster.write_text("UPN,Forename,Surname,Class,Year\nH801200001001,Zainab,Okonkwo-Reid,3A,3\n")
+    import_roster(archive, roster)
+    text = ["my frend Zainab and Zainab's dog Okonkwo", "Zainob came too"]
+    piece = add_piece(archive, "A100000000001", text, text)
+    marked = [w["text"] for ws in E.words_to_check(archive, piece).values() for w in ws]
+    # A classmate's name is known; the child's "frend" and a misreading of the name are not.
+    assert marked == ["frend", "Zainob"]

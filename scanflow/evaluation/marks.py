@@ -49,8 +49,10 @@ UNSURE_BELOW = 30.0
 _EDGE = "\"'()[],.;:!?-\u2018\u2019\u201c\u201d"
 
 
-def unknown_word(text: str, dictionary: Dictionary) -> bool:
-    """Whether ``text`` (one word as read, punctuation and all) is not an English word.
+def unknown_word(text: str, dictionary: Dictionary, names: frozenset[str] = frozenset()
+                 ) -> bool:
+    """Whether ``text`` (one word as read, punctuation and all) is not an English word, nor
+    one of ``names`` (lower-cased: the school's pupils, whose stories name each other).
 
     >>> d = load_dictionary()  # doctest: +SKIP
     >>> [unknown_word(w, d) for w in ("dragon,", "becaus", "Sam's", "24th", "~~~")]  # doctest: +SKIP
@@ -59,14 +61,18 @@ def unknown_word(text: str, dictionary: Dictionary) -> bool:
     core = text.strip(_EDGE)
     if not re.search(r"[A-Za-z]", core) or re.search(r"\d", core):
         return False
-    if dictionary.known(core):
+
+    def known(word: str) -> bool:
+        return dictionary.known(word) or word.lower() in names
+
+    if known(core):
         return False
     for suffix in ("'s", "\u2019s", "s'"):
-        if core.endswith(suffix) and dictionary.known(core[:-len(suffix)] or core):
+        if core.endswith(suffix) and known(core[:-len(suffix)] or core):
             return False
     # Hyphenated words ("grown-up", "half-time") are known when every part is.
     parts = [p for p in re.split(r"[-\u2013]", core) if p]
-    return not (len(parts) > 1 and all(dictionary.known(p) for p in parts))
+    return not (len(parts) > 1 and all(known(p) for p in parts))
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,10 +87,12 @@ def marks_dictionary() -> Dictionary | None:
 
 
 def needs_check(text: str, confidence: float, dictionary: Dictionary | None,
-                threshold: float = UNSURE_BELOW) -> str | None:
-    """Why the teacher should check this word: ``"unknown"`` (not an English word),
-    ``"unsure"`` (the recogniser's confidence is below ``threshold``), or None."""
-    if dictionary is not None and unknown_word(text, dictionary):
+                threshold: float = UNSURE_BELOW, names: frozenset[str] = frozenset()
+                ) -> str | None:
+    """Why the teacher should check this word: ``"unknown"`` (not an English word nor one
+    of ``names``), ``"unsure"`` (the recogniser's confidence is below ``threshold``), or
+    None."""
+    if dictionary is not None and unknown_word(text, dictionary, names):
         return "unknown"
     if confidence < threshold:
         return "unsure"

@@ -86,12 +86,17 @@ def words_to_check(archive: Archive, piece_id: int,
     screen marks, ``why`` being ``"unknown"`` (not an English word: a misreading, or the
     child's own spelling to keep) or ``"unsure"`` (:func:`scanflow.evaluation.marks.needs_check`)."""
     dictionary = marks_dictionary()
+    # Children name their classmates: the school's pupils' names are not "unknown" words.
+    names = frozenset(part.lower() for row in archive.db.execute(
+        "SELECT first_name, preferred_name, surname FROM pupils") for name in row if name
+        for part in re.split(r"[\s\-]+", name) if part)
     out: dict[int, list[dict]] = {}
     for line_id, text, x, y, w, h, conf in archive.db.execute(
             "SELECT words.line_id, words.text, words.x, words.y, words.w, words.h, "
             "words.confidence FROM pages JOIN words ON words.page_id = pages.id "
             "WHERE pages.piece_id = ? ORDER BY words.line_id, words.word_no", [piece_id]):
-        why = needs_check(text or "", conf if conf is not None else 100.0, dictionary, threshold)
+        why = needs_check(text or "", conf if conf is not None else 100.0, dictionary,
+                          threshold, names)
         if why:
             out.setdefault(line_id, []).append(
                 {"text": text, "x": x, "y": y, "w": w, "h": h,
