@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scanflow.archive.models import ModelVersion, active_model
+from scanflow.archive.pieces import REVIEWED
 from scanflow.archive.store import Archive
 
 # Reviewed pieces (about 10 lines each) after which training is worth suggesting: the
@@ -69,8 +70,8 @@ def recogniser_state(archive: Archive, train_after: int | None = None) -> Recogn
         train_after = TRAIN_AFTER_PIECES
     version = active_model(archive)
     reviewed = archive.db.execute(
-        "SELECT COUNT(*) FROM pieces WHERE status = 'reviewed' AND reviewed_at > ?",
-        [version.created_at if version else ""]).fetchone()[0]
+        "SELECT COUNT(*) FROM pieces WHERE status = ? AND reviewed_at > ?",
+        [REVIEWED, version.created_at if version else ""]).fetchone()[0]
     return RecogniserState(version, reviewed, reviewed >= train_after)
 
 

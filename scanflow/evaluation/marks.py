@@ -35,6 +35,7 @@ from rapidfuzz.distance import Levenshtein
 
 from scanflow.errors import MissingDependency
 from scanflow.evaluation.metrics import normalise
+from scanflow.scoring.features import known_word
 from scanflow.scoring.wordlists import Dictionary, load_dictionary
 
 log = logging.getLogger(__name__)
@@ -61,18 +62,9 @@ def unknown_word(text: str, dictionary: Dictionary, names: frozenset[str] = froz
     core = text.strip(_EDGE)
     if not re.search(r"[A-Za-z]", core) or re.search(r"\d", core):
         return False
-
-    def known(word: str) -> bool:
-        return dictionary.known(word) or word.lower() in names
-
-    if known(core):
-        return False
-    for suffix in ("'s", "\u2019s", "s'"):
-        if core.endswith(suffix) and known(core[:-len(suffix)] or core):
-            return False
-    # Hyphenated words ("grown-up", "half-time") are known when every part is.
-    parts = [p for p in re.split(r"[-\u2013]", core) if p]
-    return not (len(parts) > 1 and all(known(p) for p in parts))
+    # The Spelling criterion's own judgement, so a word marked here is one it counts as
+    # misspelt: hyphenated parts and regular forms ("Sam's", "unzipping") are known.
+    return not known_word(core.lower().replace("\u2019", "'"), dictionary, names)
 
 
 @functools.lru_cache(maxsize=1)

@@ -140,10 +140,12 @@ def class_view(archive: Archive, class_name: str, half_term: str, *,
 
 
 def year_view(archive: Archive, year_group: int, half_term: str, *,
-              genre: str | None = None, rubric_dir: str | Path | None = None) -> GroupView:
-    """Every class of a year group in ``half_term``, with a summary per class."""
+              genre: str | None = None, rubric_dir: str | Path | None = None,
+              placements: Placements | None = None) -> GroupView:
+    """Every class of a year group in ``half_term``, with a summary per class
+    (``placements``: the school's, if the caller has loaded them already)."""
     ht = HalfTerm.parse(half_term)
-    placements = Placements.of_school(archive)
+    placements = placements or Placements.of_school(archive)
     pupils = placements.pupils_in_year(year_group, ht)
     if not pupils:
         raise UsageError(f"No pupils were in year {year_group} in {ht.label}.",

@@ -193,13 +193,15 @@ def year():
     half_term = request.args.get("half_term") or (terms[0] if terms else None)
     # The year groups that had pupils that half term (the first of them unless one is
     # asked for): a school of years 1-3 does not open on an empty year 6.
-    years = Placements.of_school(archive).years_in(half_term) if half_term else []
+    placements = Placements.of_school(archive)  # kept for the list and the grid
+    years = placements.years_in(half_term) if half_term else []
     try:
         year_group = int(request.args.get("year") or (years[0] if years else 6))
     except ValueError:
         raise UsageError(f"'{request.args.get('year')}' is not a year group.",
                          hint="Pick one from the list.") from None
-    make = (lambda: year_view(archive, year_group, half_term)) if half_term else None
+    make = (lambda: year_view(archive, year_group, half_term, placements=placements)) \
+        if half_term else None
     return _grid_page(make, terms=terms, choices=[], selected=year_group,
                       half_term=half_term, mode="year", user=u,
                       years=sorted(set(years) | {year_group}))

@@ -474,8 +474,7 @@ def _spelling(doc: Document, f: Features, names: set[int], dictionary: Dictionar
             continue
         f.checked_words += 1
         parts = [p for p in re.split(r"-", low) if p]
-        known = all(dictionary.known(p) or _known_inflection(p, dictionary) for p in parts)
-        if not known:
+        if not known_word(low, dictionary):
             f.misspelt.add(_span(tok), tok.text)
             target = _statutory_target(low, listed, dictionary)
             if target:
@@ -492,6 +491,14 @@ def _spelling(doc: Document, f: Features, names: set[int], dictionary: Dictionar
             if low not in seen_ok:
                 f.challenging.add(_span(tok), tok.text)
         seen_ok.add(low)
+
+
+def known_word(word: str, dictionary: Dictionary, also: frozenset[str] = frozenset()) -> bool:
+    """Whether ``word`` (lower-case) is spelt right as the Spelling criterion judges it:
+    every hyphen-separated part is in the word list (or in ``also``, e.g. pupils' names),
+    or is a regular form of a word that is ("unzipping", "Sam's")."""
+    return all(p.split("'")[0] in also or dictionary.known(p)
+               or _known_inflection(p, dictionary) for p in word.split("-") if p)
 
 
 def _known_inflection(word: str, dictionary: Dictionary) -> bool:
