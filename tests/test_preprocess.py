@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from conftest import page_image
@@ -20,7 +21,7 @@ def test_prepare_records_each_step_and_flags_blank_pages():
     prepared = P.prepare(blank)
     names = [s.name for s in prepared.steps]
     assert names == ["dewarp", "deskew", "crop", "flatten", "binarise", "remove_rules",
-                     "segment_lines", "blank_check"]
+                     "blank_check"]
     assert prepared.blank  # ruled lines and margin alone are not writing
     one_word = P.prepare(np.asarray(page_image(["The end"])))
     assert not one_word.blank
@@ -84,3 +85,29 @@ def test_faint_dashed_rules_are_removed_and_crossing_strokes_rejoined():
     cleaned = P.remove_rules(ink, P.ruled_lines_mask(ink))
     assert cleaned[301, 100] == 0 and cleaned[301, 1000] == 0  # rule gone
     assert cleaned[250:350, 601].all()  # stroke intact through the rule
+
+
+def test_flattening_in_fixed_point_rounds_down_as_floating_point_would():
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (300, 400), dtype=np.uint8)
+    background = rng.integers(1, 256, (75, 100), dtype=np.uint8)
+    flat = P.flatten_illumination(grey, background)
+    big = cv2.resize(background, (400, 300), interpolation=cv2.INTER_LINEAR)
+    typical = P._ranked(np.arange(256.0), P._histogram(big), 0.5)
+    exact = np.minimum(np.floor(grey.astype(np.float64) * typical / big), 255)
+    # Off by one only where the quotient is within 1/512 of the next whole number.
+    assert np.count_nonzero(flat != exact) <= flat.size // 200
+    assert np.abs(flat.astype(int) - exact).max() <= 1
+
+
+def test_specks_removed_one_by_one_or_all_at_once_alike(monkeypatch):
+    rng = np.random.default_rng(5)
+    ink = ((rng.random((300, 400)) < 0.08) * 255).astype(np.uint8)
+    ink[100:140, 50:70] = 255  # a letter-sized mark, kept
+    one_by_one = P.despeckle_labelled(ink)
+    monkeypatch.setattr(P, "SPECKS_ONE_BY_ONE", -1)
+    at_once = P.despeckle_labelled(ink)
+    assert one_by_one[1] == at_once[1] > 100
+    assert np.array_equal(one_by_one[0], at_once[0])
+    assert np.array_equal(one_by_one[2][1], at_once[2][1])
+    assert one_by_one[0][120, 60] == 255

@@ -221,7 +221,7 @@ def test_rules_are_painted_out_of_the_grey_image_but_crossing_strokes_stay():
 def test_line_bands_follow_the_written_lines():
     img = np.asarray(page_image(["Once upon a time there was", "a dragon called Spark",
                                  "who lived in a cave", "on a hill"]))
-    prepared = P.prepare(img, dpi=300)
+    prepared = P.prepare(img, dpi=300, settings=P.PreprocessSettings(segment_lines=True))
     step = next(s for s in prepared.steps if s.name == "segment_lines")
     assert step.result["count"] == 4
     # page_image writes line i from y = 205 + 100 i (text about 45 px tall).
@@ -232,8 +232,16 @@ def test_line_bands_follow_the_written_lines():
 
 
 def test_blank_page_has_no_bands():
-    prepared = P.prepare(np.asarray(page_image([])), dpi=300)
+    prepared = P.prepare(np.asarray(page_image([])), dpi=300,
+                         settings=P.PreprocessSettings(line_bands="regroup"))
     assert prepared.bands == []
+
+
+def test_line_bands_are_found_only_when_something_uses_them():
+    img = np.asarray(page_image(["Once upon a time there was", "a dragon called Spark"]))
+    assert P.prepare(img).bands == []
+    assert len(P.prepare(img, settings=P.PreprocessSettings(line_bands="regroup")).bands) == 2
+    assert len(P.prepare(img, trace=[]).bands) == 2
 
 
 class _OneWordPerImage:
@@ -261,7 +269,7 @@ class _OneWordPerImage:
 
 def test_reading_band_by_band_keeps_page_coordinates():
     img = np.asarray(page_image(["Once upon a time", "a dragon called Spark", "who lived"]))
-    prepared = P.prepare(img, dpi=300)
+    prepared = P.prepare(img, dpi=300, settings=P.PreprocessSettings(line_bands="read"))
     engine = _OneWordPerImage()
     rec = read_bands(prepared, engine)
     assert [line.text for line in rec.lines] == ["line1", "line2", "line3"]
