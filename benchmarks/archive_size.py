@@ -306,8 +306,9 @@ def image_path_speed(pdf: Path, pages: int) -> dict:
         tmp = Path(tmp)
         for n in range(1, pages + 1):
             t = time.perf_counter()
-            info = sources._pdfinfo(pdf, "-f", str(n), "-l", str(n))
-            page = sources._rasterise_pdf_page(pdf, n, 300, sources.DEFAULT_MAX_PIXELS, info)
+            layout = sources.pdf_pages(pdf, n, n)[n]
+            page = sources._rasterise_pdf_page(pdf, n, 300, sources.DEFAULT_MAX_PIXELS,
+                                               layout.size_pts)
             grey = cv2.cvtColor(page.rgb, cv2.COLOR_RGB2GRAY)
             ocr = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
             write_png_atomic(tmp / f"old{n}.png", cv2.cvtColor(page.rgb, cv2.COLOR_RGB2BGR))

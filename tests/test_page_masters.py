@@ -70,6 +70,29 @@ def test_a_scanners_pdf_page_keeps_its_jpeg_stream_byte_for_byte(tmp_path):
     assert page.origin == "rendered" and page.master is None
 
 
+def test_a_pdf_described_once_renders_its_pages_as_page_by_page(tmp_path):
+    jpegs = [jpeg_bytes(page_image([f"page {n}"])) for n in (1, 2, 3)]
+    pdf = jpeg_pdf(tmp_path / "batch.pdf", jpegs)
+    scan = sources.inspect(pdf)
+    layout = sources.pdf_pages(pdf, 1, 3)
+    assert sorted(layout) == [1, 2, 3]
+    assert all(p.image is not None and p.image.encoding == "jpeg" for p in layout.values())
+    for n in (1, 2, 3):
+        alone = sources.pdf_pages(pdf, n, n)[n]
+        assert layout[n] == alone
+        page = sources.render_page(scan, n, layout=layout[n])
+        assert page.origin == "pdf-image" and page.master == jpegs[n - 1]
+    # A typed page has no single image: described as such, it is rendered.
+    text = tmp_path / "text.pdf"
+    canvas = Canvas(str(text))
+    canvas.drawString(72, 720, "A typed page")
+    canvas.save()
+    typed = sources.pdf_pages(text, 1, 1)[1]
+    assert typed.image is None and typed.size_pts == (595.276, 841.89) and not typed.rotated
+    page = sources.render_page(sources.inspect(text), 1, dpi=100, layout=typed)
+    assert page.origin == "rendered"
+
+
 def test_image_files_keep_their_bytes_and_tiff_frames_are_kept_losslessly(tmp_path):
     jpg = tmp_path / "page.jpg"
     jpg.write_bytes(jpeg_bytes(page_image(["hello"])))

@@ -95,6 +95,9 @@ class PageTask:
     max_pixels: int
     preprocess: PreprocessSettings
     pupil_id: str | None
+    # A PDF page as Poppler described it when the file's pages were planned, so the
+    # worker does not ask again page by page.
+    pdf_page: sources.PdfPage | None = None
 
 
 @dataclass
@@ -365,7 +368,7 @@ def render_task(task: PageTask) -> sources.RenderedPage | Exception:
     scan = sources.ScanFile(Path(task.path), task.sha256, task.size, task.kind, task.page_count)
     try:
         return sources.render_page(scan, task.page_number, dpi=task.dpi,
-                                   max_pixels=task.max_pixels)
+                                   max_pixels=task.max_pixels, layout=task.pdf_page)
     except Exception as exc:  # noqa: BLE001 - handed to process_page, which reports it
         return exc
 
@@ -653,6 +656,7 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
             }, pk="sha256")
         report.files.append(FileOutcome(sources.display_path(path), outcome,
                                         batch_id=batch_id))
+        layout = _pdf_layout(path, scan) if scan.kind == "pdf" else {}
         for page_number in range(1, scan.page_count + 1):
             if page_number in done_pages:
                 continue
@@ -661,7 +665,18 @@ def _plan(archive: Archive, scans: list[Path], options: IngestOptions, batch_id:
                 size=scan.size, page_number=page_number, images_dir=str(archive.images_dir),
                 dpi=options.dpi, max_pixels=options.max_pixels, preprocess=options.preprocess,
                 pupil_id=linker.pupil_for(path, page_number),
+                pdf_page=layout.get(page_number),
             )
+
+
+def _pdf_layout(path: Path, scan: sources.ScanFile) -> dict[int, sources.PdfPage]:
+    """Every page of a PDF as Poppler describes it, or nothing if it cannot: then each
+    page is asked about on its own, and one that fails says why."""
+    try:
+        return sources.pdf_pages(path, 1, scan.page_count)
+    except ScanflowError as exc:
+        log.debug("%s: pages described one by one (%s)", path, exc)
+        return {}
 
 
 def _tally(report: IngestReport, task: PageTask, result: PageResult, piece_id) -> None:
