@@ -178,6 +178,7 @@ SHOW_AS_IS_BYTES = 2_500_000
 # 5-9 KB a page, sharp at the 136-176 CSS px the lists show them (1.7x for HiDPI).
 DISPLAY_SIZES = {"display": 1600, "thumb": 300, "full": None}
 WEBP_QUALITY = {"display": 80, "thumb": 65, "full": 90}
+WEBP_EFFORT = 2
 _ORIENTATION = 0x0112
 
 
@@ -287,11 +288,15 @@ def encode_display(upright_rgb: np.ndarray, kind: str) -> bytes:
     width = DISPLAY_SIZES[kind]
     if width and w > width:
         img = shrink(img, width / w)
-    img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR if img.ndim == 3 else cv2.COLOR_GRAY2BGR)
-    ok, buf = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, WEBP_QUALITY[kind]])
-    if not ok:
-        raise ScanflowError(f"could not make the {kind} picture")
-    return buf.tobytes()
+    buf = io.BytesIO()
+    # libwebp's effort 2 of 6 (OpenCV always asks for 4): a page's thumbnail in 3.4
+    # instead of 8.1 CPU-ms, for 10 % more bytes (7.8 against 7.0 KB).
+    try:
+        Image.fromarray(img).save(buf, format="WEBP", quality=WEBP_QUALITY[kind],
+                                  method=WEBP_EFFORT)
+    except (OSError, ValueError) as exc:
+        raise ScanflowError(f"could not make the {kind} picture ({exc})") from None
+    return buf.getvalue()
 
 
 def copies_to_make(master: Path) -> tuple[str, ...]:
