@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from scanflow.errors import InputFileError, MissingDependency
+from scanflow.intake.pdfjpeg import jpeg_stream
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,7 @@ class EmbeddedImage:
     encoding: str  # jpeg, jpx, image (Flate), ccitt, jbig2, ...
     colour: str
     ppi: float
+    object: tuple[int, int] | None = None  # the image's object number and generation
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,7 @@ def embedded_image(rows: list[list[str]], page_pts: tuple[float, float] | None,
     row = rows[0]
     try:
         width, height, x_ppi, y_ppi = int(row[3]), int(row[4]), float(row[12]), float(row[13])
+        obj = (int(row[10]), int(row[11]))
     except ValueError:
         return None
     w_pt, h_pt = page_pts
@@ -343,7 +346,7 @@ def embedded_image(rows: list[list[str]], page_pts: tuple[float, float] | None,
               and abs(height / y_ppi * 72 - h_pt) <= 0.02 * h_pt) if x_ppi and y_ppi else False
     if not covers or abs(x_ppi - y_ppi) > 0.02 * x_ppi:
         return None
-    return EmbeddedImage(width, height, row[8], row[5], x_ppi)
+    return EmbeddedImage(width, height, row[8], row[5], x_ppi, obj)
 
 
 def extract_embedded(path: Path, page_number: int, image: EmbeddedImage) -> bytes:
@@ -353,6 +356,10 @@ def extract_embedded(path: Path, page_number: int, image: EmbeddedImage) -> byte
     import tempfile
 
     if image.encoding == "jpeg" and image.colour in ("rgb", "gray"):
+        if image.object is not None:
+            data = jpeg_stream(path, *image.object)
+            if data is not None:
+                return data
         mode = "-j"  # the DCT stream as it is (CMYK JPEGs are decoded instead)
     elif image.encoding == "jpx":
         mode = "-jp2"
