@@ -55,10 +55,27 @@ def test_a_page_reading_as_pure_latin_is_not_read_turned_round():
     reader = FakeReader(quads, (0.00005, 0.9), (0.0, 1.0))
     found = O.decide_orientation(np.zeros((400, 400), np.uint8), reader)
     assert found.rotate == 0 and reader.calls == 1 and set(found.foreign) == {0}
-    # Just above it the turned reading is still taken and decides.
+    # Just above it the turned reading is still taken and decides: its first two lines
+    # read pure Latin, so the other three are read too (a third call).
     reader = FakeReader(quads, (0.0003, 0.5), (0.0, 1.0))
     found = O.decide_orientation(np.zeros((400, 400), np.uint8), reader)
-    assert found.rotate == 180 and reader.calls == 2
+    assert found.rotate == 180 and reader.calls == 3 and found.turned_lines == O.LINES
+
+
+def test_an_upright_page_whose_first_lines_read_foreign_turned_is_not_read_further():
+    quads = [wide(0, 40 * i) for i in range(6)]
+    grey = np.zeros((400, 400), np.uint8)
+    # Turned round the lines read as garbage: after two, no reading of the other three
+    # could make the page as it is twice as foreign as turned.
+    reader = FakeReader(quads, (0.0002, 0.9), (0.008, 0.5))
+    found = O.decide_orientation(grey, reader)
+    assert found.rotate == 0 and reader.calls == 2 and found.turned_lines == O.FIRST_TURNED
+    assert found.to_dict()["turned_lines"] == 2
+    # A page less Latin as it is: two lines turned cannot rule turning out, all five
+    # are read before deciding (and it stays, its letters no surer turned).
+    reader = FakeReader(quads, (0.002, 0.9), (0.0006, 0.5))
+    found = O.decide_orientation(grey, reader)
+    assert found.rotate == 0 and reader.calls == 3 and found.turned_lines == O.LINES
 
 
 def test_upside_down_needs_more_foreign_script_and_surer_letters_turned():

@@ -36,6 +36,9 @@ WORK_SIDE = 800
 # grows with the length read.
 LINES = 5
 MAX_ASPECT = 12
+# Turned round, the first this many are read, and the rest only if they could still
+# make the page turn (_stays_upright).
+FIRST_TURNED = 2
 # A sideways page needs this share of its text length in tall boxes.
 SIDEWAYS_SHARE = 0.7
 # Turning round needs the page this many times more foreign-looking as it is than turned
@@ -70,6 +73,9 @@ class Orientation:
     # per candidate turn: mean foreign-script probability and mean character probability
     foreign: dict[int, float] = field(default_factory=dict)
     score: dict[int, float] = field(default_factory=dict)
+    # lines read turned round (the turned evidence is their mean): all of them, or the
+    # first FIRST_TURNED when those already rule turning out
+    turned_lines: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -126,8 +132,14 @@ def decide_orientation(grey: np.ndarray, reader: LineReader,
         found.rotate = 0
         found.reason = "upright: lines are horizontal and read as pure Latin script"
         return found
-    back = reader.read_lines(_turn(img, 180), [_turn_quad(_middle(q), img.shape, 180)
-                                               for q in quads])
+    # Each middle read turned round: its corners named from the opposite one (BR, BL,
+    # TL, TR) cut it out turned, the same pixels as cutting it from the page turned,
+    # without turning the whole page (5 CPU-ms).
+    middles = [np.roll(_middle(q), 2, axis=0) for q in quads]
+    back = reader.read_lines(img, middles[:FIRST_TURNED])
+    if base != 0 or not _stays_upright(found.foreign[base], back, len(middles)):
+        back += reader.read_lines(img, middles[FIRST_TURNED:])
+    found.turned_lines = len(back)
     found.foreign[base + 180] = round(float(np.mean([r.foreign for r in back])), 5)
     found.score[base + 180] = round(float(np.mean([r.score for r in back])), 3)
     ratio = (found.foreign[base] + _EPS) / (found.foreign[base + 180] + _EPS)
@@ -140,6 +152,18 @@ def decide_orientation(grey: np.ndarray, reader: LineReader,
                     180: "upside down: lines read as Latin script only turned round"
                     }.get(found.rotate, "sideways: the text boxes are tall")
     return found
+
+
+def _stays_upright(foreign: float, first: list, lines: int) -> bool:
+    """True when the first lines read turned round already make turning impossible,
+    whatever the other lines would read: even if they were pure Latin (foreign 0), the
+    page as it is could not be ``FOREIGN_RATIO`` times as foreign as turned. Upright
+    pages read garbage turned round, so this saves reading most of their lines twice
+    (12 CPU-ms a page) and decides exactly as reading them all."""
+    # The mean over all lines is at least what the first add up to, over all of them;
+    # rounding to 5 places, as the evidence is kept, moves it at most 0.5e-5.
+    least = sum(r.foreign for r in first) / lines - 1e-5
+    return (foreign + _EPS) / (max(least, 0.0) + _EPS) < FOREIGN_RATIO
 
 
 def _middle(quad: np.ndarray) -> np.ndarray:
