@@ -322,6 +322,11 @@ def _marker_quads(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """``(kind, corners)`` for each sheet/label marker: four corners clockwise from the
     marker's own top-left, in ``image`` pixels."""
     params = cv2.aruco.DetectorParameters()
+    # Thresholding windows of 13 and 23 pixels, not also 3: the 9 mm marker's cells are
+    # 7-8 pixels at the search's 150 dpi, and a 3-pixel window only traces edges. A third
+    # less of the search on every page (20 -> 14 CPU-ms); the same sheets found in
+    # benchmarks/codes_bench.py, damaged ones included.
+    params.adaptiveThreshWinSizeMin = 13
     detector = cv2.aruco.ArucoDetector(cv2.aruco.getPredefinedDictionary(ARUCO_DICTIONARY),
                                        params)
     corners, ids, _ = detector.detectMarkers(image)
