@@ -111,3 +111,16 @@ def test_specks_removed_one_by_one_or_all_at_once_alike(monkeypatch):
     assert np.array_equal(one_by_one[0], at_once[0])
     assert np.array_equal(one_by_one[2][1], at_once[2][1])
     assert one_by_one[0][120, 60] == 255
+
+
+def test_rules_grown_strip_by_strip_as_over_the_whole_page(monkeypatch):
+    rng = np.random.default_rng(7)
+    ink = ((rng.random((200, 300)) < 0.3) * 255).astype(np.uint8)
+    rows, cols = np.array([0, 1, 2, 50, 51, 120, 199]), np.array([5, 6, 150, 299])
+    lines = np.zeros_like(ink)
+    lines[rows] = ink[rows]
+    lines[:, cols] |= ink[:, cols]
+    page_wide = cv2.bitwise_and(cv2.dilate(lines, np.ones((3, 3), np.uint8)), ink)
+    assert np.array_equal(P._grown_into_ink(lines, ink, rows, cols), page_wide)
+    monkeypatch.setattr(P, "MAX_STRIPS", 0)
+    assert np.array_equal(P._grown_into_ink(lines, ink, rows, cols), page_wide)

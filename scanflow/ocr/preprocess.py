@@ -662,7 +662,50 @@ def ruled_lines_mask(ink: np.ndarray, dpi: float = 300) -> np.ndarray:
         joined = cv2.morphologyEx(np.ascontiguousarray(ink[:, cols]), cv2.MORPH_CLOSE,
                                   _rect(1, gap_v))
         lines[:, cols] |= long_runs(joined, run_v, axis=0)
-    return cv2.bitwise_and(cv2.dilate(lines, _rect(3, 3)), ink)
+    return _grown_into_ink(lines, ink, rows, cols)
+
+
+def _grown_into_ink(lines: np.ndarray, ink: np.ndarray, rows: np.ndarray,
+                    cols: np.ndarray) -> np.ndarray:
+    """``cv2.bitwise_and(cv2.dilate(lines, 3x3), ink)`` for ``lines`` that are empty
+    outside ``rows`` and ``cols``: worked out on each run of neighbouring rows (columns)
+    and a pixel either side, which is the same, instead of over the page (5 CPU-ms)."""
+    square = _rect(3, 3)
+    row_runs, col_runs = _runs(rows), _runs(cols)
+    if len(row_runs) + len(col_runs) > MAX_STRIPS:
+        return cv2.bitwise_and(cv2.dilate(lines, square), ink)
+    h, w = ink.shape
+    out = np.zeros_like(ink)
+    for a, b in row_runs:
+        lo, hi = max(0, a - 1), min(h, b + 1)
+        strip = np.zeros((hi - lo, w), np.uint8)
+        strip[a - lo:b - lo] = lines[a:b]
+        out[lo:hi] |= cv2.bitwise_and(cv2.dilate(strip, square), ink[lo:hi])
+    for a, b in col_runs:
+        lo, hi = max(0, a - 1), min(w, b + 1)
+        strip = np.zeros((h, hi - lo), np.uint8)
+        strip[:, a - lo:b - lo] = lines[:, a:b]
+        out[:, lo:hi] |= cv2.bitwise_and(cv2.dilate(strip, square), np.ascontiguousarray(
+            ink[:, lo:hi]))
+    return out
+
+
+# Past this many strips (a page of noise) the page-wide dilation is quicker.
+MAX_STRIPS = 200
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive values in sorted ``indices``, as ``(first, last + 1)``.
+
+    >>> _runs(np.array([3, 4, 5, 9, 11, 12]))
+    [(3, 6), (9, 10), (11, 13)]
+    """
+    if not len(indices):
+        return []
+    breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+    starts = np.r_[indices[0], indices[breaks]]
+    ends = np.r_[indices[breaks - 1], indices[-1]] + 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends)]
 
 
 def _near(blocks: np.ndarray, size: int) -> np.ndarray:
