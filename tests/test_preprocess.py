@@ -124,3 +124,16 @@ def test_rules_grown_strip_by_strip_as_over_the_whole_page(monkeypatch):
     assert np.array_equal(P._grown_into_ink(lines, ink, rows, cols), page_wide)
     monkeypatch.setattr(P, "MAX_STRIPS", 0)
     assert np.array_equal(P._grown_into_ink(lines, ink, rows, cols), page_wide)
+
+
+def test_rules_removed_near_their_rows_and_columns_as_over_the_whole_page(monkeypatch):
+    rng = np.random.default_rng(11)
+    ink = ((rng.random((400, 500)) < 0.05) * 255).astype(np.uint8)
+    ink[[3, 60, 61, 200, 398], :] = 255  # rules, one at each edge
+    ink[:, [2, 250, 497]] = 255
+    rules, rows, cols = P.ruled_lines(ink, 100)
+    assert np.count_nonzero(rules) > 0
+    page_wide = P.remove_rules(ink, rules, 100)
+    assert np.array_equal(P.remove_rules(ink, rules, 100, near=(rows, cols)), page_wide)
+    monkeypatch.setattr(P, "MAX_STRIPS", 0)
+    assert np.array_equal(P.remove_rules(ink, rules, 100, near=(rows, cols)), page_wide)

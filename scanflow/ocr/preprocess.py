@@ -341,8 +341,8 @@ def prepare(
     ink = ink_mask(ocr if settings.binarise != "none" else binarise_otsu(grey))
     labelled = None  # the ink's marks, labelled when despeckling (segment_lines uses them)
     if settings.remove_rules:
-        rules = ruled_lines_mask(ink, settings.work_dpi)
-        ink = remove_rules(ink, rules, settings.work_dpi)
+        rules, rows, cols = ruled_lines(ink, settings.work_dpi)
+        ink = remove_rules(ink, rules, settings.work_dpi, near=(rows, cols))
         result = {"rule_pixels": int(np.count_nonzero(rules))}
         if settings.despeckle:
             ink, specks, labelled = despeckle_labelled(ink, settings.work_dpi)
@@ -625,7 +625,13 @@ PLENTY_OF_MARKS = 50
 
 
 def ruled_lines_mask(ink: np.ndarray, dpi: float = 300) -> np.ndarray:
-    """Ink pixels that belong to long straight horizontal or vertical lines (rules, margins).
+    """:func:`ruled_lines`' mask alone."""
+    return ruled_lines(ink, dpi)[0]
+
+
+def ruled_lines(ink: np.ndarray, dpi: float = 300
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mask, rows, cols)``: ink pixels that belong to long straight horizontal or vertical lines (rules, margins).
 
     Faint ruling breaks into dashes when binarised, so short gaps are closed before looking
     for runs longer than an eighth of the page and at least an inch (so a letter's stem on
@@ -637,7 +643,8 @@ def ruled_lines_mask(ink: np.ndarray, dpi: float = 300) -> np.ndarray:
     wider gap allowed) sees a run that long: a page's rules, not its writing. The result is
     the full-page search's, at 40 instead of 120-180 CPU-ms a page. (Taking the half-
     resolution rules themselves, a pixel coarser, cost Tesseract 0.5 points of CER on
-    ruled pages.)
+    ruled pages.) ``rows`` and ``cols`` are where the mask can be set: every pixel of it
+    is within a pixel of one of them (:func:`remove_rules` works only there).
     """
     h, w = ink.shape
     gap_h, run_h = max(9, w // 120), max(int(dpi), w // 8)
@@ -662,7 +669,7 @@ def ruled_lines_mask(ink: np.ndarray, dpi: float = 300) -> np.ndarray:
         joined = cv2.morphologyEx(np.ascontiguousarray(ink[:, cols]), cv2.MORPH_CLOSE,
                                   _rect(1, gap_v))
         lines[:, cols] |= long_runs(joined, run_v, axis=0)
-    return _grown_into_ink(lines, ink, rows, cols)
+    return _grown_into_ink(lines, ink, rows, cols), rows, cols
 
 
 def _grown_into_ink(lines: np.ndarray, ink: np.ndarray, rows: np.ndarray,
@@ -751,15 +758,43 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     return out
 
 
-def remove_rules(ink: np.ndarray, rules: np.ndarray, dpi: float = 300) -> np.ndarray:
-    """Ink without the rules, with letter strokes that crossed a rule joined up again."""
+def remove_rules(ink: np.ndarray, rules: np.ndarray, dpi: float = 300,
+                 near: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Ink without the rules, with letter strokes that crossed a rule joined up again.
+
+    ``near``: the rows and columns the rules lie along (:func:`ruled_lines`); the joining
+    up is then worked out only around them, with the same result (4 CPU-ms a page less).
+    """
     if not cv2.countNonZero(rules):
         return ink  # plain paper: nothing to take out or join up (15 ms a page saved)
     kept = cv2.bitwise_and(ink, cv2.bitwise_not(rules))
     k = max(5, int(dpi * 0.03)) | 1  # a little more than a rule's thickness
-    bridged = cv2.morphologyEx(kept, cv2.MORPH_CLOSE,
-                               cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    upright = cv2.getStructuringElement(cv2.MORPH_RECT, (1, k))
+    if near is None or len(_runs(near[0])) + len(_runs(near[1])) > MAX_STRIPS:
+        bridged = cv2.morphologyEx(kept, cv2.MORPH_CLOSE, upright)
+    else:
+        bridged = _closed_near(kept, upright, k - 1, *near)
     return cv2.bitwise_or(kept, cv2.bitwise_and(bridged, rules))
+
+
+def _closed_near(image: np.ndarray, upright: np.ndarray, reach: int, rows: np.ndarray,
+                 cols: np.ndarray) -> np.ndarray:
+    """``image`` closed by the one-pixel-wide ``upright`` line, exact within a pixel of
+    ``rows`` and ``cols`` and 0 elsewhere. A closing by an upright line looks only up and
+    down its own column, ``reach`` pixels at most: the columns' strips are closed whole,
+    the rows' strips with ``reach`` rows either side to look at."""
+    h, w = image.shape
+    out = np.zeros_like(image)
+    for a, b in _runs(rows):
+        lo, hi = max(0, a - 1), min(h, b + 1)
+        top, bottom = max(0, lo - reach), min(h, hi + reach)
+        closed = cv2.morphologyEx(image[top:bottom], cv2.MORPH_CLOSE, upright)
+        out[lo:hi] = closed[lo - top:hi - top]
+    for a, b in _runs(cols):
+        lo, hi = max(0, a - 1), min(w, b + 1)
+        out[:, lo:hi] = cv2.morphologyEx(np.ascontiguousarray(image[:, lo:hi]),
+                                         cv2.MORPH_CLOSE, upright)
+    return out
 
 
 # --------------------------------------------------------------------------- page detection
