@@ -75,8 +75,9 @@ def object_offset(fh: BinaryIO, number: int, generation: int = 0) -> int | None:
                 return int(entry.group(1))
             pos += count * 20
         fh.seek(at + pos)
-        trailer = fh.read(CHUNK)
-        if b"/Encrypt" in trailer.split(b"startxref")[0]:
+        # This section's trailer only: what follows it may be a later update's.
+        trailer = fh.read(CHUNK).split(b"startxref")[0]
+        if b"/Encrypt" in trailer:
             return None  # its streams are encrypted: not JPEG bytes as they stand
         prev = _PREV.search(trailer)
         if prev is None:

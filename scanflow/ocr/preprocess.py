@@ -631,7 +631,8 @@ def ruled_lines_mask(ink: np.ndarray, dpi: float = 300) -> np.ndarray:
 
 def ruled_lines(ink: np.ndarray, dpi: float = 300
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(mask, rows, cols)``: ink pixels that belong to long straight horizontal or vertical lines (rules, margins).
+    """``(mask, rows, cols)``: the ink pixels that belong to long straight horizontal or
+    vertical lines (rules, margins), and the rows and columns they were looked for in.
 
     Faint ruling breaks into dashes when binarised, so short gaps are closed before looking
     for runs longer than an eighth of the page and at least an inch (so a letter's stem on
