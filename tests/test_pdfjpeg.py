@@ -76,6 +76,17 @@ def test_anything_less_plain_is_left_to_poppler(tmp_path):
     bad = tmp_path / "bad-length.pdf"
     bad.write_bytes(data[:length.start(1)] + wrong + data[length.end(1):])
     assert jpeg_stream(bad, *obj) is None
+    # A length longer than the file is refused before anything is read.
+    # A damaged length far longer than the file (16 digits) is refused before anything is
+    # read: reading it would raise MemoryError. The image's "/Type /XObject" entry makes
+    # room for the digits, so every offset in the file still holds.
+    room = data.index(b"/Type /XObject\n")
+    spaces = 15 + len(length.group(1)) - 16
+    huge = tmp_path / "huge-length.pdf"
+    huge.write_bytes(data[:room] + b" " * spaces + data[room + 15:length.start(1)] + b"9" * 16
+                     + data[length.end(1):])
+    assert len(huge.read_bytes()) == len(data)
+    assert jpeg_stream(huge, *obj) is None
     # Not the object asked for, a missing one, no table at all, no file.
     assert jpeg_stream(pdf, obj[0] + 1000, 0) is None
     assert jpeg_stream(pdf, obj[0], 1) is None

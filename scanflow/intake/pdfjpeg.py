@@ -113,6 +113,9 @@ def _dct_stream(fh: BinaryIO, offset: int, number: int, generation: int) -> byte
         n = int(length.group(1))
     start = begins + len(b"stream")
     start += 2 if head[start:start + 2] == b"\r\n" else 1
+    fh.seek(0, 2)
+    if n > fh.tell() - (offset + start):
+        return None  # a damaged length, longer than the file: never read (or allocated)
     fh.seek(offset + start)
     data = fh.read(n)
     after = fh.read(32).lstrip()
