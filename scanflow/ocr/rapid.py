@@ -35,7 +35,8 @@ import cv2
 import numpy as np
 
 from scanflow.errors import EngineUnavailable, UsageError
-from scanflow.ocr.ctc import LineReading, LineRecogniser, cpu_session, english
+from scanflow.ocr.ctc import LineReading, LineRecogniser, english
+from scanflow.ocr.detection import DetectorSettings, TextDetector
 from scanflow.ocr.engine import OcrEngine, register
 from scanflow.ocr.model import Box, Line, Recognition, Word
 
@@ -415,40 +416,47 @@ class RapidOcrEngine(OcrEngine):
         self.read_lines(blank, [np.array([[0, 0], [192, 0], [192, 48], [0, 48]],
                                          dtype=np.float64)])
 
-    def _detector(self):
-        """RapidOCR's text detector on its own, with threads that sleep between runs."""
+    def _detector(self) -> TextDetector:
+        """The text detector, built on first use (its settings from ``params``)."""
         if self._det is None:
-            det = self._engine()._load_det_model()
-            if self.threads > 1:
-                det.session.session = cpu_session(self.models["det"], self.threads)
-            self._det = det
+            self._det = TextDetector(self.models["det"], self.threads,
+                                     DetectorSettings.from_params(self.config()))
         return self._det
 
     def find_lines(self, img: np.ndarray) -> list[np.ndarray]:
-        """Text-box quadrilaterals (TL, TR, BR, BL) RapidOCR's detector finds in ``img``.
+        """Text-box quadrilaterals (TL, TR, BR, BL) the detector finds in ``img``.
 
-        RapidOCR's own steps before and after its detector (resize within its bounds,
-        pad a very wide image, map the boxes back), taken here one by one: through
-        RapidOCR's whole pipeline the page was resized as three channels and every box
-        found was cut out of it, work nothing here used (the recogniser cuts its own lines).
+        RapidOCR's steps before and after its detector (bring the page within its size
+        bounds, pad a very wide strip, map the boxes back) are its own functions, on the
+        one grey channel (a third of the work of its whole pipeline, which also cut out
+        every box found, work nothing here used: the recogniser cuts its own lines).
         """
         if self.extra.get("Global.use_det") is False:
             h, w = img.shape[:2]
             return [np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)]
-        from rapidocr.utils.process_img import apply_vertical_padding, map_boxes_to_original
+        from rapidocr.utils.process_img import (apply_vertical_padding,
+                                                map_boxes_to_original,
+                                                resize_image_within_bounds)
 
-        ocr, detector = self._engine(), self._detector()
+        detector = self._detector()
+        s = detector.settings
         h, w = img.shape[:2]
-        small, record = ocr.preprocess_img(img)  # one grey channel: a third of the work
-        if ocr.cfg.Global.use_vertical_padding:
-            small, record = apply_vertical_padding(small, record, ocr.width_height_ratio,
-                                                   ocr.min_height)
-        boxes = detector(_rgb(small)).boxes
-        if boxes is None:
+        small, record = img, {"preprocess": {"ratio_h": 1.0, "ratio_w": 1.0}}
+        if s.use_preprocess_img:
+            small, ratio_h, ratio_w = resize_image_within_bounds(img, s.min_side_len,
+                                                                 s.max_side_len)
+            record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+        if s.use_vertical_padding:
+            small, record = apply_vertical_padding(small, record, s.width_height_ratio,
+                                                   s.min_height)
+        else:
+            record["padding_1"] = {"top": 0, "left": 0}
+        boxes = detector(small)
+        if len(boxes) == 0:
             return []
         # Mapped back in the detector's own precision, as RapidOCR does: the same boxes to
         # the last bit, so the same line images and the same reading.
-        boxes = map_boxes_to_original(np.array(boxes), record, h, w)
+        boxes = map_boxes_to_original(boxes, record, h, w)
         return [np.asarray(b, dtype=np.float64).reshape(4, 2) for b in boxes]
 
     def read_lines(self, img: np.ndarray, quads: Sequence[np.ndarray]) -> list[LineReading]:
