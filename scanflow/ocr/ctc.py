@@ -14,6 +14,7 @@ in proportion, batches of 6 sorted by width), so with the mask off the text is t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -47,6 +48,7 @@ CHAR_MAP = {
 ALLOWED = re.compile(r"[ A-Za-z0-9!\"#$%&'()*+,\-./:;=?@\[\]£€À-ÖØ-öø-ÿ]")
 
 
+@functools.lru_cache(maxsize=None)  # called for every character read; 18,710 classes at most
 def english(char: str) -> str:
     """``char`` as English writing would show it ('' when it has no place there).
 
@@ -136,8 +138,13 @@ def decode(probs: np.ndarray, characters: Sequence[str], mask: np.ndarray | None
     model gave it (not renormalised), so a letter chosen only because the model's first
     choice was masked keeps its low probability.
     """
-    allowed = probs if mask is None else np.where(mask[None, :], probs, -1.0)
-    best = allowed.argmax(axis=1)
+    if mask is None:
+        best = probs.argmax(axis=1)
+    else:
+        # The best of the allowed columns only (about 150 of 18,710): the same choice as
+        # masking the others out, without copying the whole output for every line.
+        allowed = np.flatnonzero(mask)
+        best = allowed[probs[:, allowed].argmax(axis=1)]
     prob = np.take_along_axis(probs, best[:, None], axis=1)[:, 0]
     chars: list[tuple[str, float, int, int]] = []
     t, n = 0, len(best)
@@ -226,11 +233,12 @@ class LineRecogniser:
 def normalise_line(img: np.ndarray, padded: int) -> tuple[np.ndarray, int]:
     """The line scaled to height 48, as RapidOCR feeds it (CHW float32, values -1..1),
     zero-padded on the right to ``padded``, and the width it fills."""
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     h, w = img.shape[:2]
     width = min(padded, int(math.ceil(HEIGHT * w / max(1, h))))
     resized = cv2.resize(img, (max(1, width), HEIGHT)).astype(np.float32)
     out = np.zeros((3, HEIGHT, padded), dtype=np.float32)
-    out[:, :, :width] = (resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    # A grey line is scaled once and given as all three channels: the same values as
+    # scaling it as RGB (checked on 300 IAM and Hooker lines), a third of the work.
+    planes = resized if resized.ndim == 2 else resized.transpose(2, 0, 1)
+    out[:, :, :width] = (planes / 255.0 - 0.5) / 0.5
     return out, width
