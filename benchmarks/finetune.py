@@ -134,6 +134,8 @@ def with_overrides(settings, overrides: list[str], parser):
             changes[name] = text.lower() in ("1", "true", "yes", "on")
         elif isinstance(current, float):
             changes[name] = float(text)
+        elif isinstance(current, str):
+            changes[name] = text
         else:  # int, or None for epochs and max_steps
             changes[name] = None if text.lower() == "none" else int(text)
     return replace(settings, **changes)

@@ -435,6 +435,29 @@ def test_frozen_convolutions_keep_their_weights(tmp_path):
     assert not torch.allclose(trained[last], net.state_dict()[last])
 
 
+@needs_training
+def test_bfloat16_training_is_asked_for_or_found_and_keeps_float32_weights(tmp_path):
+    import torch
+
+    assert finetune.use_bf16(torch, "bf16") and not finetune.use_bf16(torch, "fp32")
+    # auto: only where the CPU computes bfloat16 itself (emulated, it is slower).
+    assert finetune.use_bf16(torch, "auto") == (
+        finetune._cpu_has_bf16() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    with pytest.raises(UsageError):
+        finetune.use_bf16(torch, "half")
+    examples = word_lines(tmp_path, ["cat", "dog", "sun"])
+    settings = finetune.TrainSettings(epochs=1, batch_size=2, threads=1, precision="bf16",
+                                      learning_rate=1e-3, warmup=0, augment=False)
+    base = model_files()["rec"]
+    finetune.fine_tune(base, examples[:2], examples[2:], tmp_path / "out.onnx",
+                       tmp_path / "work", settings)
+    trained = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)["model"]
+    base_weights = finetune.to_torch(base).state_dict()
+    changed = [k for k, v in trained.items()
+               if v.is_floating_point() and not torch.equal(v, base_weights[k])]
+    assert changed and all(trained[k].dtype == torch.float32 for k in changed)
+
+
 def test_status_names_the_recogniser_and_says_when_training_is_worth_it(school, tmp_path):
     from scanflow.archive.summary import recogniser_state
 

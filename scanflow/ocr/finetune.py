@@ -26,6 +26,10 @@ bending letters (a smooth displacement of about a pixel), on top of the wider wa
 :func:`augment` explains, read pages at 7.60 % CER and held-back lines at 6.97 %, against
 7.55 % and 6.69 % with neither, so it is not done; more passes (:func:`epochs_for`) are
 what lowered both.
+
+On a CPU that computes bfloat16 itself (AVX-512 BF16, AMX) the network's arithmetic runs in
+bfloat16 (:func:`use_bf16`); the weights, the optimiser and the loss stay float32. On the
+IAM run it trained in 673 s instead of 908 and read the pages at 7.49 % instead of 7.55 %.
 """
 
 from __future__ import annotations
@@ -108,6 +112,9 @@ class TrainSettings:
     checkpoint_every: int = 20    # steps between checkpoints (resume points)
     validate_every: int = 0       # steps between validations; 0 = once per epoch
     max_steps: int | None = None
+    # "bf16": the network's arithmetic in bfloat16 (weights, optimiser and loss stay
+    # float32); "fp32": all in float32; "auto": bf16 where the CPU computes it natively.
+    precision: str = "auto"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -513,6 +520,28 @@ def epoch_batches(widths: dict[int, float], batch_size: int, bucket: bool,
     return batches
 
 
+def use_bf16(torch, precision: str) -> bool:
+    """Whether to train in bfloat16: asked for, or ``auto`` on a CPU with native bfloat16
+    (AVX-512 BF16 or AMX). Elsewhere it is emulated, and slower than float32."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise UsageError(f"Unknown training precision '{precision}'.",
+                         hint="Use auto, bf16 or fp32.")
+    if precision != "auto":
+        return precision == "bf16"
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and _cpu_has_bf16()
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def _set_train_mode(torch, net) -> None:
     net.train()
     for module in net.modules():
@@ -562,6 +591,7 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
     val_refs = [e.text for e in validation]
 
     net = to_torch(base_model)
+    bf16 = use_bf16(torch, settings.precision)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     for conv in convs[:settings.freeze]:
         conv.requires_grad_(False)
@@ -644,8 +674,9 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                 imgs = [augment(train_imgs[i], rng) if settings.augment else train_imgs[i]
                         for i in batch]
                 x = torch.from_numpy(batch_array(imgs))
-                logits = net(x)
-                log_probs = logits.log_softmax(-1).transpose(0, 1)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = net(x)
+                log_probs = logits.float().log_softmax(-1).transpose(0, 1)
                 targets = torch.tensor([c for i in batch for c in labels[i]], dtype=torch.long)
                 lengths = torch.tensor([len(labels[i]) for i in batch], dtype=torch.long)
                 steps_in = torch.full((len(batch),), log_probs.shape[0], dtype=torch.long)
