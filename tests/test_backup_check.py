@@ -248,6 +248,24 @@ def test_check_quarantines_orphans_and_clears_caches(archive, school):
     assert index_problems(archive) == []
 
 
+def test_check_deletes_what_an_interrupted_extraction_left_not_quarantines_it(archive,
+                                                                               school):
+    # A page image pdfimages was writing when the run was killed is a temporary file:
+    # deleted by --repair (and by the next ingest), not kept in quarantine as an orphan.
+    old = time.time() - 7200
+    folder = archive.images_dir / ".pdfimages.tmp-k1ll3d"
+    folder.mkdir(parents=True)
+    page = folder / "page-000.jpg"
+    page.write_bytes(b"\xff\xd8 a child's page")
+    os.utime(page, (old, old))
+    report = check_archive(archive)
+    assert [p.kind for p in report.problems] == ["cache"]
+    assert "half-written temporary file" in str(report.problems[0])
+    report = check_archive(archive, repair=True)
+    assert report.problems[0].repaired and report.quarantine is None
+    assert not folder.exists()
+
+
 def test_backup_and_restore_cli(archive, school, tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["backup", "--archive", str(archive.path), str(tmp_path / "b")])

@@ -105,3 +105,39 @@ def test_extracting_a_page_falls_back_to_poppler_when_the_file_is_not_plain(tmp_
     elsewhere = type(image)(**{**image.__dict__, "object": (1, 0)})
     assert sources.extract_embedded(pdf, 1, elsewhere) == expected
     assert expected.startswith(b"\xff\xd8")
+
+
+def test_poppler_extracts_into_the_folder_it_is_given_and_a_leftover_is_cleaned(
+        tmp_path, monkeypatch):
+    import tempfile
+
+    from scanflow.archive.images import clean_temporary_files
+
+    pdf = scanner_pdf(tmp_path / "batch.pdf", pages=1)
+    image = sources.pdf_pages(pdf, 1, 1)[1].image
+    elsewhere = type(image)(**{**image.__dict__, "object": (1, 0)})  # Poppler's turn
+    images_dir = tmp_path / "archive" / "images"
+    made = []
+    real = tempfile.TemporaryDirectory
+
+    def recorded(*args, **kwargs):
+        folder = real(*args, **kwargs)
+        made.append(folder.name)
+        return folder
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", recorded)
+    data = sources.extract_embedded(pdf, 1, elsewhere, work_dir=images_dir)
+    assert data == pdfimages_j(pdf, 1, tmp_path)
+    # The page passed through the archive's folder, not the system's, and is gone.
+    assert len(made) == 1 and made[0].startswith(str(images_dir) + "/.pdfimages.tmp-")
+    assert list(images_dir.iterdir()) == []
+    # A run killed mid-extraction leaves the folder; the next ingest's cleanup removes it.
+    leftover = images_dir / ".pdfimages.tmp-abc123"
+    leftover.mkdir()
+    (leftover / "page-000.jpg").write_bytes(data)
+    (images_dir / "ab").mkdir()
+    (images_dir / "ab" / ".p0001.jpg.tmp-1").write_bytes(b"half")
+    kept = images_dir / "ab" / "p0001.jpg"
+    kept.write_bytes(data)
+    assert clean_temporary_files(images_dir) == 2
+    assert sorted(p.name for p in images_dir.rglob("*")) == ["ab", "p0001.jpg"]

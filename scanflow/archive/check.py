@@ -34,6 +34,7 @@ search index                   every piece has its final text, equal to the one 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -292,10 +293,12 @@ def _check_orphans(archive: Archive, report: CheckReport, repair: bool) -> None:
                         unused += unused_copies(root, int(name[1:]), *masters[int(name[1:])])
                 dirnames[:] = []
             continue
+        # A folder an extraction was writing into (sources.extract_embedded) is temporary too.
+        in_temporary = any(part.startswith(".") and ".tmp" in part for part in rel_dir.parts)
         for name in filenames:
             path = Path(dirpath) / name
             rel = (rel_dir / name).as_posix()
-            if name.startswith(".") and ".tmp" in name:
+            if in_temporary or (name.startswith(".") and ".tmp" in name):
                 if path.stat().st_mtime < cutoff:
                     leftovers.append(path)
                 continue
@@ -349,6 +352,10 @@ def _check_orphans(archive: Archive, report: CheckReport, repair: bool) -> None:
         if repair:
             for path in leftovers:
                 path.unlink(missing_ok=True)
+                folder = path.parent
+                if folder.name.startswith(".") and ".tmp" in folder.name:
+                    with contextlib.suppress(OSError):  # not empty yet: another file left
+                        folder.rmdir()
             problem.repaired = True
         report.problems.append(problem)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +48,14 @@ def write_png_atomic(path: Path, image: np.ndarray) -> None:
 
 
 def clean_temporary_files(images_dir: Path) -> int:
-    """Remove half-written images left by an interrupted run."""
+    """Remove half-written images, and folders of images being extracted, left by an
+    interrupted run."""
     removed = 0
-    for tmp in images_dir.rglob(".*.tmp-*"):
-        tmp.unlink(missing_ok=True)
+    for tmp in list(images_dir.rglob(".*.tmp-*")):
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
         removed += 1
     return removed
 

@@ -368,7 +368,8 @@ def render_task(task: PageTask) -> sources.RenderedPage | Exception:
     scan = sources.ScanFile(Path(task.path), task.sha256, task.size, task.kind, task.page_count)
     try:
         return sources.render_page(scan, task.page_number, dpi=task.dpi,
-                                   max_pixels=task.max_pixels, layout=task.pdf_page)
+                                   max_pixels=task.max_pixels, layout=task.pdf_page,
+                                   work_dir=Path(task.images_dir))
     except Exception as exc:  # noqa: BLE001 - handed to process_page, which reports it
         return exc
 

@@ -262,14 +262,16 @@ class RenderedPage:
 
 def render_page(scan: ScanFile, page_number: int, dpi: int = 300,
                 max_pixels: int = DEFAULT_MAX_PIXELS,
-                layout: PdfPage | None = None) -> RenderedPage:
+                layout: PdfPage | None = None, work_dir: Path | None = None) -> RenderedPage:
     """Rasterise page ``page_number`` (1-based) of ``scan`` as RGB.
 
     ``layout``: the PDF page as :func:`pdf_pages` described it, when the caller asked for
     the whole file at once; without it Poppler is asked about this page alone.
+    ``work_dir``: where a page image Poppler extracts is written for a moment (the
+    system's temporary folder when None; see :func:`extract_embedded`).
     """
     if scan.kind == "pdf":
-        return _render_pdf_page(scan.path, page_number, dpi, max_pixels, layout)
+        return _render_pdf_page(scan.path, page_number, dpi, max_pixels, layout, work_dir)
     return _load_image_frame(scan.path, page_number, max_pixels)
 
 
@@ -351,9 +353,17 @@ def embedded_image(rows: list[list[str]], page_pts: tuple[float, float] | None,
     return EmbeddedImage(width, height, row[8], row[5], x_ppi, obj)
 
 
-def extract_embedded(path: Path, page_number: int, image: EmbeddedImage) -> bytes:
+def extract_embedded(path: Path, page_number: int, image: EmbeddedImage,
+                     work_dir: Path | None = None) -> bytes:
     """The page's image bytes: a JPEG or JPEG 2000 stream exactly as the PDF stores it;
-    any other encoding (Flate, CCITT, JBIG2) decoded to a lossless PNG."""
+    any other encoding (Flate, CCITT, JBIG2) decoded to a lossless PNG.
+
+    ``pdfimages`` writes the image to a file, in a folder made in ``work_dir`` and removed
+    at once. Ingest gives the archive's image folder: a run killed there (power cut,
+    ``kill -9``) would otherwise leave a child's page in the system's temporary folder,
+    out of reach of erasure; in the archive the next ingest deletes it
+    (:func:`scanflow.archive.images.clean_temporary_files` removes ``.*.tmp-*``).
+    """
     import subprocess
     import tempfile
 
@@ -367,7 +377,9 @@ def extract_embedded(path: Path, page_number: int, image: EmbeddedImage) -> byte
         mode = "-jp2"
     else:
         mode = "-png"
-    with tempfile.TemporaryDirectory(prefix="scanflow-pdfimages-") as tmp:
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".pdfimages.tmp-", dir=work_dir) as tmp:
         proc = subprocess.run([shutil.which("pdfimages") or "pdfimages", mode, "-f",
                                str(page_number), "-l", str(page_number), str(path),
                                f"{tmp}/page"], capture_output=True, text=True,
@@ -438,7 +450,8 @@ def _decode_bytes(path: Path, page_number: int, data: bytes,
 
 
 def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int,
-                     layout: PdfPage | None = None) -> RenderedPage:
+                     layout: PdfPage | None = None,
+                     work_dir: Path | None = None) -> RenderedPage:
     if not shutil.which("pdftoppm"):
         raise MissingDependency("Poppler's pdftoppm is not installed.", hint=POPPLER_HINT)
     if layout is None:
@@ -447,7 +460,7 @@ def _render_pdf_page(path: Path, page_number: int, dpi: int, max_pixels: int,
     if image is not None:
         # The scanner's own image is the page: keep its bytes and read its pixels, at its
         # own resolution, rather than rendering a resampled copy.
-        data = extract_embedded(path, page_number, image)
+        data = extract_embedded(path, page_number, image, work_dir)
         rgb = _decode_bytes(path, page_number, data, max_pixels)
         if rgb is not None:
             return RenderedPage(rgb=rgb, dpi=float(image.ppi), source="scan", master=data,
