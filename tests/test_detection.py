@@ -37,7 +37,7 @@ def pages() -> dict[str, np.ndarray]:
 
 def test_same_boxes_as_rapidocr():
     from rapidocr import RapidOCR
-    from rapidocr.utils.process_img import apply_vertical_padding
+    from rapidocr.utils.process_img import apply_vertical_padding, map_boxes_to_original
 
     from scanflow.ocr.rapid import RapidOcrEngine, _rgb
 
@@ -48,14 +48,18 @@ def test_same_boxes_as_rapidocr():
     found = 0
     for name, grey in pages().items():
         small, record = theirs.preprocess_img(grey)
-        small, _ = apply_vertical_padding(small, record, theirs.width_height_ratio,
-                                          theirs.min_height)
+        small, record = apply_vertical_padding(small, record, theirs.width_height_ratio,
+                                               theirs.min_height)
         expected = their_detector(_rgb(small)).boxes
         expected = np.zeros((0, 4, 2), np.float32) if expected is None else expected
         for given in (small, _rgb(small)):  # one grey plane or three
             got = ours(given)
             assert got.dtype == np.float32, name
             assert np.array_equal(got, expected), name
+        # And on the whole page: bounded, padded, detected and mapped back.
+        on_page = map_boxes_to_original(expected.copy(), record, *grey.shape[:2]) \
+            if len(expected) else expected
+        assert np.array_equal(ours.find(grey), on_page), name
         found += len(expected)
     assert found > 40  # the written pages have lines to find
 

@@ -81,12 +81,13 @@ OTHER_ENTRIES = {"text_score", "use_det", "use_cls", "use_rec", "return_word_box
 
 
 class TextDetector:
-    """The DB detector of ``model_path``; ``detector(rgb)`` gives the boxes of the lines in
-    ``rgb`` as ``(N, 4, 2)`` float32 corners (top left, top right, bottom right, bottom
-    left) in its pixels, in reading order (top to bottom, then left to right).
+    """The DB detector of ``model_path``. ``detector.find(page)`` gives the boxes of the
+    lines on a page as ``(N, 4, 2)`` float32 corners (top left, top right, bottom right,
+    bottom left) in its pixels, in reading order (top to bottom, then left to right);
+    ``detector(img)`` the same for an image already within the detector's bounds.
 
     >>> detector = TextDetector(model_files()["det"])  # doctest: +SKIP
-    >>> detector(page_rgb).shape  # doctest: +SKIP
+    >>> detector.find(page_grey).shape  # doctest: +SKIP
     (23, 4, 2)
     """
 
@@ -97,6 +98,30 @@ class TextDetector:
         self.settings = settings
         self.session = cpu_session(model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
+
+    def find(self, page: np.ndarray) -> np.ndarray:
+        """The lines' boxes on a whole page (or any image), in its pixels: the page is
+        first brought within the size bounds and a very wide strip padded (RapidOCR's own
+        functions for both), then the boxes are mapped back, in float32 as RapidOCR maps
+        them (the same boxes to the last bit, so the same line images and reading)."""
+        from rapidocr.utils.process_img import (apply_vertical_padding,
+                                                map_boxes_to_original,
+                                                resize_image_within_bounds)
+
+        s = self.settings
+        h, w = page.shape[:2]
+        small, record = page, {"preprocess": {"ratio_h": 1.0, "ratio_w": 1.0}}
+        if s.use_preprocess_img:
+            small, ratio_h, ratio_w = resize_image_within_bounds(page, s.min_side_len,
+                                                                 s.max_side_len)
+            record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+        if s.use_vertical_padding:
+            small, record = apply_vertical_padding(small, record, s.width_height_ratio,
+                                                   s.min_height)
+        else:
+            record["padding_1"] = {"top": 0, "left": 0}
+        boxes = self(small)
+        return map_boxes_to_original(boxes, record, h, w) if len(boxes) else boxes
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]

@@ -424,40 +424,15 @@ class RapidOcrEngine(OcrEngine):
         return self._det
 
     def find_lines(self, img: np.ndarray) -> list[np.ndarray]:
-        """Text-box quadrilaterals (TL, TR, BR, BL) the detector finds in ``img``.
-
-        RapidOCR's steps before and after its detector (bring the page within its size
-        bounds, pad a very wide strip, map the boxes back) are its own functions, on the
-        one grey channel (a third of the work of its whole pipeline, which also cut out
-        every box found, work nothing here used: the recogniser cuts its own lines).
-        """
+        """Text-box quadrilaterals (TL, TR, BR, BL) the detector finds in ``img``
+        (:meth:`TextDetector.find`: RapidOCR's steps around its detector, on the one grey
+        channel, without cutting out every box found as RapidOCR's whole pipeline did: the
+        recogniser cuts its own lines)."""
         if self.extra.get("Global.use_det") is False:
             h, w = img.shape[:2]
             return [np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)]
-        from rapidocr.utils.process_img import (apply_vertical_padding,
-                                                map_boxes_to_original,
-                                                resize_image_within_bounds)
-
-        detector = self._detector()
-        s = detector.settings
-        h, w = img.shape[:2]
-        small, record = img, {"preprocess": {"ratio_h": 1.0, "ratio_w": 1.0}}
-        if s.use_preprocess_img:
-            small, ratio_h, ratio_w = resize_image_within_bounds(img, s.min_side_len,
-                                                                 s.max_side_len)
-            record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
-        if s.use_vertical_padding:
-            small, record = apply_vertical_padding(small, record, s.width_height_ratio,
-                                                   s.min_height)
-        else:
-            record["padding_1"] = {"top": 0, "left": 0}
-        boxes = detector(small)
-        if len(boxes) == 0:
-            return []
-        # Mapped back in the detector's own precision, as RapidOCR does: the same boxes to
-        # the last bit, so the same line images and the same reading.
-        boxes = map_boxes_to_original(boxes, record, h, w)
-        return [np.asarray(b, dtype=np.float64).reshape(4, 2) for b in boxes]
+        return [np.asarray(b, dtype=np.float64).reshape(4, 2)
+                for b in self._detector().find(img)]
 
     def read_lines(self, img: np.ndarray, quads: Sequence[np.ndarray]) -> list[LineReading]:
         """What the recogniser reads in each quadrilateral of ``img``."""
