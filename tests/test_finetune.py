@@ -449,8 +449,9 @@ def test_bfloat16_training_is_asked_for_or_found_and_keeps_float32_weights(tmp_p
     settings = finetune.TrainSettings(epochs=1, batch_size=2, threads=1, precision="bf16",
                                       learning_rate=1e-3, warmup=0, augment=False)
     base = model_files()["rec"]
-    finetune.fine_tune(base, examples[:2], examples[2:], tmp_path / "out.onnx",
-                       tmp_path / "work", settings)
+    result = finetune.fine_tune(base, examples[:2], examples[2:], tmp_path / "out.onnx",
+                                tmp_path / "work", settings)
+    assert result.precision == "bf16"
     trained = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)["model"]
     base_weights = finetune.to_torch(base).state_dict()
     changed = [k for k, v in trained.items()

@@ -138,6 +138,7 @@ class TrainResult:
     # threads change, and what scales with the number of lines.
     step_seconds: float = 0.0
     epochs: int = 0  # passes over the lines asked for (settings', or epochs_for's)
+    precision: str = ""  # what "auto" came to on this CPU: "bf16" or "fp32"
 
 
 # --------------------------------------------------------------------------- data
@@ -709,4 +710,4 @@ def fine_tune(base_model: str | Path, train: Sequence[LineExample],
                        validation_cer_best=best_cer, best_step=best_step,
                        seconds=round(time.monotonic() - started, 1), resumed_from=resumed,
                        history=history, step_seconds=round(step_seconds, 1),
-                       epochs=settings.epochs)
+                       epochs=settings.epochs, precision="bf16" if bf16 else "fp32")
