@@ -110,16 +110,14 @@ class TextDetector:
 
         s = self.settings
         h, w = page.shape[:2]
-        small, record = page, {"preprocess": {"ratio_h": 1.0, "ratio_w": 1.0}}
+        small, ratio_h, ratio_w = page, 1.0, 1.0
         if s.use_preprocess_img:
             small, ratio_h, ratio_w = resize_image_within_bounds(page, s.min_side_len,
                                                                  s.max_side_len)
-            record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+        record = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
         if s.use_vertical_padding:
             small, record = apply_vertical_padding(small, record, s.width_height_ratio,
                                                    s.min_height)
-        else:
-            record["padding_1"] = {"top": 0, "left": 0}
         boxes = self(small)
         return map_boxes_to_original(boxes, record, h, w) if len(boxes) else boxes
 
